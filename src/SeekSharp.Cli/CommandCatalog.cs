@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace SeekSharp.Cli;
+
+/// <summary>Every subcommand of the tool, one file each; this list is the only place they are wired.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All(TextWriter stdout, TextWriter stderr)
+    {
+        yield break;
+    }
+}
