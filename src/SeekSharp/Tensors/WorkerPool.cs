@@ -1,0 +1,135 @@
+namespace SeekSharp.Tensors;
+
+/// <summary>A unit of parallel work: <see cref="Execute"/> runs once for every index of a <see cref="WorkerPool.For"/> call.</summary>
+/// <remarks>
+/// Kernels keep one instance and refill its fields per call, so dispatching allocates nothing.
+/// The result of an index must not depend on which thread runs it: that keeps every computation
+/// bitwise reproducible for a given partition of the work.
+/// </remarks>
+public abstract class ParallelWork
+{
+    public abstract void Execute(int index);
+}
+
+/// <summary>
+/// A persistent pool of worker threads sized to the cores. The calling thread takes part in every job,
+/// so a pool of N threads starts N−1 workers. Workers spin briefly between jobs (decode issues hundreds of
+/// small jobs per token) and then sleep on a monitor.
+/// </summary>
+public sealed class WorkerPool : IDisposable
+{
+    private const int SpinIterations = 4000;
+
+    private readonly Thread[] _workers;
+    private readonly object _gate = new();    // workers sleep on it
+    private readonly object _jobLock = new(); // one job at a time; callers from several threads queue here
+    private ParallelWork? _work;
+    private int _count;
+    private int _next;
+    private int _pending;
+    private int _generation;
+    private int _sleepers;
+    private volatile bool _disposed;
+    private Exception? _error;
+    [ThreadStatic] private static WorkerPool? t_running;
+
+    /// <summary>The number of threads that execute work, the caller included.</summary>
+    public int ThreadCount { get; }
+
+    /// <param name="threads">Threads including the caller; 0 or less means one per logical core.</param>
+    public WorkerPool(int threads = 0)
+    {
+        ThreadCount = threads > 0 ? threads : Environment.ProcessorCount;
+        _workers = new Thread[ThreadCount - 1];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"SeekSharp worker {i + 1}" };
+            _workers[i].Start();
+        }
+    }
+
+    private static WorkerPool? s_shared;
+
+    /// <summary>A process-wide pool with one thread per core, for callers that do not pass their own.</summary>
+    public static WorkerPool Shared => LazyInitializer.EnsureInitialized(ref s_shared, () => new WorkerPool());
+
+    /// <summary>Runs <c>work.Execute(i)</c> for every i in [0, count) across the pool and returns when all are done.</summary>
+    public void For(int count, ParallelWork work)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (count <= 0) return;
+        // Inline when there is nothing to share, or when called from inside a job (no nested parallelism).
+        if (count == 1 || _workers.Length == 0 || t_running is not null)
+        {
+            for (int i = 0; i < count; i++) work.Execute(i);
+            return;
+        }
+        Exception? error;
+        lock (_jobLock)
+        {
+            _work = work;
+            _count = count;
+            _error = null;
+            Volatile.Write(ref _next, 0);
+            Volatile.Write(ref _pending, _workers.Length);
+            Interlocked.Increment(ref _generation);
+            if (Volatile.Read(ref _sleepers) > 0)
+                lock (_gate) Monitor.PulseAll(_gate);
+            t_running = this;
+            try { RunChunks(); }
+            finally { t_running = null; }
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            _work = null;
+            error = _error;
+        }
+        if (error is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+    }
+
+    private void RunChunks()
+    {
+        var work = _work!;
+        int count = _count;
+        while (true)
+        {
+            int i = Interlocked.Increment(ref _next) - 1;
+            if (i >= count) return;
+            try { work.Execute(i); }
+            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+        }
+    }
+
+    private void WorkerLoop()
+    {
+        t_running = this;
+        int seen = 0;
+        while (true)
+        {
+            int spins = 0;
+            while (Volatile.Read(ref _generation) == seen && !_disposed && spins++ < SpinIterations)
+                Thread.SpinWait(20);
+            if (Volatile.Read(ref _generation) == seen && !_disposed)
+            {
+                lock (_gate)
+                {
+                    Interlocked.Increment(ref _sleepers);
+                    while (Volatile.Read(ref _generation) == seen && !_disposed) Monitor.Wait(_gate);
+                    Interlocked.Decrement(ref _sleepers);
+                }
+            }
+            if (_disposed) return;
+            seen = Volatile.Read(ref _generation);
+            RunChunks();
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        lock (_gate) Monitor.PulseAll(_gate);
+        foreach (var t in _workers) t.Join();
+    }
+}
