@@ -96,12 +96,14 @@ public static unsafe class Gemm
 
     private sealed class BlockedGemm : ParallelWork
     {
-        private enum Phase { PackA, PackB, Compute }
+        // Rows: each work item is an m-block that packs its own A and sweeps every B panel (tall problems).
+        // Tiles: A is packed up front and items are (m-block, group of B panels) (short problems, e.g. one m-block).
+        private enum Phase { PackA, PackB, ComputeRows, ComputeTiles }
         private Phase _phase;
         private int _m, _n, _k, _lda, _ldb, _ldc, _pc, _kc, _jc, _nc, _mcEff, _nIc, _nPanelsB, _nGroups;
         private float* _a, _c;
         private void* _b;
-        private bool _transA, _transB, _overwrite;
+        private bool _transA, _transB, _overwrite, _byRows;
         private ElementType _bType;
         private float* _packA, _packB;
 
@@ -110,10 +112,14 @@ public static unsafe class Gemm
         {
             (_m, _n, _k, _lda, _transA, _ldb, _transB, _bType, _ldc) = (m, n, k, lda, transA, ldb, transB, bType, ldc);
             _a = a; _b = b; _c = c;
+            // Split m into equal blocks of at most MC rows, as many as a multiple of the thread count when there
+            // are enough rows, so that no thread waits for another's last block.
             _nIc = (m + MC - 1) / MC;
+            _byRows = _nIc >= 2 * pool.ThreadCount;
+            if (_byRows) _nIc = RoundUp(_nIc, pool.ThreadCount);
             _mcEff = RoundUp((m + _nIc - 1) / _nIc, MR);
             int mPanels = (m + MR - 1) / MR;
-            _packA = ctx.PackA(mPanels * MR * KC);
+            _packA = _byRows ? null : ctx.PackA(mPanels * MR * KC);
             _packB = ctx.PackB(Math.Min(RoundUp(n, NR), NC) * KC);
             for (int jc = 0; jc < n; jc += NC)
             {
@@ -126,9 +132,16 @@ public static unsafe class Gemm
                     _pc = pc;
                     _kc = Math.Min(KC, k - pc);
                     _overwrite = pc == 0 && !accumulate;
-                    _phase = Phase.PackA; pool.For(mPanels, this);
                     _phase = Phase.PackB; pool.For(_nPanelsB, this);
-                    _phase = Phase.Compute; pool.For(_nIc * _nGroups, this);
+                    if (_byRows)
+                    {
+                        _phase = Phase.ComputeRows; pool.For(_nIc, this);
+                    }
+                    else
+                    {
+                        _phase = Phase.PackA; pool.For(mPanels, this);
+                        _phase = Phase.ComputeTiles; pool.For(_nIc * _nGroups, this);
+                    }
                 }
             }
             _a = _c = null; _b = null;
@@ -138,16 +151,38 @@ public static unsafe class Gemm
         {
             switch (_phase)
             {
-                case Phase.PackA: PackAPanel(index); break;
+                case Phase.PackA: PackAPanel(index, _packA + (long)index * MR * KC); break;
                 case Phase.PackB: PackBPanel(index); break;
-                default: ComputeItem(index); break;
+                case Phase.ComputeRows: ComputeRows(index); break;
+                default: ComputeTiles(index); break;
             }
         }
 
-        // Ap panel p: [kc][MR], rows p*MR.., zero-padded past m.
-        private void PackAPanel(int panel)
+        [ThreadStatic] private static float[]? t_blockA;
+
+        private void ComputeRows(int ic)
         {
-            float* dst = _packA + (long)panel * MR * KC;
+            int i0 = ic * _mcEff;
+            if (i0 >= _m) return;
+            int mc = Math.Min(_mcEff, _m - i0);
+            float* blockA = GemmContext.Align(ref t_blockA, _mcEff * KC);
+            for (int ir = 0; ir < mc; ir += MR)
+                PackAPanel((i0 + ir) / MR, blockA + (long)ir * KC);
+            Compute(i0, mc, blockA, 0, _nPanelsB);
+        }
+
+        private void ComputeTiles(int index)
+        {
+            int ic = index % _nIc, group = index / _nIc;
+            int i0 = ic * _mcEff;
+            if (i0 >= _m) return;
+            int q0 = group * PanelsPerItem;
+            Compute(i0, Math.Min(_mcEff, _m - i0), _packA + (long)(i0 / MR) * MR * KC, q0, Math.Min(_nPanelsB, q0 + PanelsPerItem));
+        }
+
+        // Ap panel p: [kc][MR], rows p*MR.., zero-padded past m.
+        private void PackAPanel(int panel, float* dst)
+        {
             int r0 = panel * MR, rows = Math.Min(MR, _m - r0), kc = _kc;
             if (!_transA)
             {
@@ -178,13 +213,23 @@ public static unsafe class Gemm
             int j0 = _jc + panel * NR, cols = Math.Min(NR, _jc + _nc - j0), kc = _kc;
             if (_transB)
             {
-                // B stored [n, k]: each output column is a contiguous source row.
-                float* row = stackalloc float[KC];
-                for (int j = 0; j < NR; j++)
+                // B stored [n, k]: each output column is a contiguous source row; transpose 8×8 tiles.
+                int p = 0;
+                if (cols == NR)
+                    for (; p + 8 <= kc; p += 8)
+                    {
+                        Transpose8x8(j0, _pc + p, dst + p * NR);
+                        Transpose8x8(j0 + 8, _pc + p, dst + p * NR + 8);
+                    }
+                if (p < kc)
                 {
-                    if (j >= cols) { for (int p = 0; p < kc; p++) dst[p * NR + j] = 0; continue; }
-                    float* src = SourceRow(j0 + j, _pc, kc, row);
-                    for (int p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+                    float* row = stackalloc float[KC];
+                    for (int j = 0; j < NR; j++)
+                    {
+                        if (j >= cols) { for (int q = p; q < kc; q++) dst[q * NR + j] = 0; continue; }
+                        float* src = SourceRowAt(j0 + j, _pc + p, kc - p, row);
+                        for (int q = p; q < kc; q++) dst[q * NR + j] = src[q - p];
+                    }
                 }
             }
             else
@@ -208,6 +253,37 @@ public static unsafe class Gemm
             }
         }
 
+        // Stored rows j..j+7, columns p..p+7 → dst[q*NR + r] = B[j+r][p+q].
+        private void Transpose8x8(int j, int p, float* dst)
+        {
+            Vector256<float> r0 = Load(j, p), r1 = Load(j + 1, p), r2 = Load(j + 2, p), r3 = Load(j + 3, p);
+            Vector256<float> r4 = Load(j + 4, p), r5 = Load(j + 5, p), r6 = Load(j + 6, p), r7 = Load(j + 7, p);
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(dst + 0 * NR, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(dst + 1 * NR, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(dst + 2 * NR, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(dst + 3 * NR, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(dst + 4 * NR, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(dst + 5 * NR, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(dst + 6 * NR, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(dst + 7 * NR, Avx.Permute2x128(u3, u7, 0x31));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<float> Load(int row, int col) => _bType switch
+        {
+            ElementType.F32 => Avx.LoadVector256((float*)_b + (long)row * _ldb + col),
+            ElementType.BF16 => HalfConversion.LoadBf16x8((ushort*)_b + (long)row * _ldb + col),
+            _ => HalfConversion.LoadF16x8((ushort*)_b + (long)row * _ldb + col),
+        };
+
         // Row `r` of the stored B, elements [c0, c0+count), as float32 (widened into `scratch` when 16-bit).
         private float* SourceRowAt(int r, int c0, int count, float* scratch)
         {
@@ -216,15 +292,9 @@ public static unsafe class Gemm
             return scratch;
         }
 
-        private float* SourceRow(int r, int c0, int count, float* scratch) => SourceRowAt(r, c0, count, scratch);
-
-        private void ComputeItem(int index)
+        // Rows [i0, i0+mc) against B panels [q0, q1); blockA holds the packed A panels of those rows.
+        private void Compute(int i0, int mc, float* blockA, int q0, int q1)
         {
-            int ic = index % _nIc, group = index / _nIc;
-            int i0 = ic * _mcEff;
-            if (i0 >= _m) return;
-            int mc = Math.Min(_mcEff, _m - i0);
-            int q0 = group * PanelsPerItem, q1 = Math.Min(_nPanelsB, q0 + PanelsPerItem);
             float* tile = stackalloc float[MR * NR];
             for (int q = q0; q < q1; q++)
             {
@@ -233,7 +303,7 @@ public static unsafe class Gemm
                 for (int ir = 0; ir < mc; ir += MR)
                 {
                     int i = i0 + ir, mr = Math.Min(MR, _m - i);
-                    float* ap = _packA + (long)(i / MR) * MR * KC;
+                    float* ap = blockA + (long)ir * KC;
                     float* cp = _c + (long)i * _ldc + j;
                     if (mr == MR && nr == NR)
                         Kernel6x16(_kc, ap, bp, cp, _ldc, !_overwrite);
@@ -416,10 +486,18 @@ public static unsafe class Gemm
         public float* PackA(int floats) => Pinned(ref _packA, floats);
         public float* PackB(int floats) => Pinned(ref _packB, floats);
 
-        // Pinned arrays (never moved), over-allocated so the returned pointer is 64-byte aligned.
         private static float* Pinned(ref float[] buffer, int floats)
         {
-            if (buffer.Length < floats + 16) buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            float[]? b = buffer;
+            var p = Align(ref b, floats);
+            buffer = b!;
+            return p;
+        }
+
+        // Pinned arrays (never moved), over-allocated so the returned pointer is 64-byte aligned.
+        public static float* Align(ref float[]? buffer, int floats)
+        {
+            if (buffer is null || buffer.Length < floats + 16) buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
             var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
             return (float*)(((nint)p + 63) & ~(nint)63);
         }

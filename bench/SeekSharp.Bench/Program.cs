@@ -1,0 +1,19 @@
+using SeekSharp.Bench;
+
+// Benchmarks: end-to-end programs (tokens/s, GFLOP/s against a peer in the same run) and BenchmarkDotNet kernel suites.
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- gemm [--sizes 512,2048] [--threads 2]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- kernels [BenchmarkDotNet args]
+var verb = args.Length > 0 ? args[0] : "help";
+var rest = args.Skip(1).ToArray();
+return verb switch
+{
+    "gemm" => GemmBench.Run(rest),
+    "kernels" => KernelSuites.Run(rest),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | kernels) [options]; see bench/README.md");
+    return 2;
+}
