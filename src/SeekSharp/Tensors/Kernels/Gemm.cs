@@ -89,6 +89,11 @@ public static unsafe class Gemm
             ctx.Skinny.Run(pool, m, n, k, a, lda, transA, b, ldb, bType, c, ldc, accumulate);
             return;
         }
+        if (!transB && m <= SkinnyMaxM)
+        {
+            ctx.SkinnyRows.Run(pool, m, n, k, a, lda, transA, b, ldb, bType, c, ldc, accumulate);
+            return;
+        }
         ctx.Blocked.Run(pool, ctx, m, n, k, a, lda, transA, b, ldb, transB, bType, c, ldc, accumulate);
     }
 
@@ -472,6 +477,56 @@ public static unsafe class Gemm
         }
     }
 
+    // ---------------------------------------------------------------- skinny path (m ≤ 4, B stored [k, n])
+
+    /// <summary>C[i, :] (+)= Σ_p A[i, p]·B[p, :]: streams each row of B once, the C rows stay in L1.</summary>
+    private sealed class SkinnyRowsGemm : ParallelWork
+    {
+        private const int ColsPerItem = 256;
+        private int _m, _n, _k, _lda, _ldb, _ldc;
+        private float* _a, _c;
+        private void* _b;
+        private bool _transA, _accumulate;
+        private ElementType _bType;
+
+        public void Run(WorkerPool pool, int m, int n, int k, float* a, int lda, bool transA,
+            void* b, int ldb, ElementType bType, float* c, int ldc, bool accumulate)
+        {
+            (_m, _n, _k, _lda, _transA, _ldb, _bType, _ldc, _accumulate) = (m, n, k, lda, transA, ldb, bType, ldc, accumulate);
+            _a = a; _b = b; _c = c;
+            pool.For((n + ColsPerItem - 1) / ColsPerItem, this);
+            _a = _c = null; _b = null;
+        }
+
+        public override void Execute(int index)
+        {
+            int j0 = index * ColsPerItem, cols = Math.Min(ColsPerItem, _n - j0);
+            float* row = stackalloc float[ColsPerItem];
+            for (int i = 0; i < _m; i++)
+                if (!_accumulate) new Span<float>(_c + (long)i * _ldc + j0, cols).Clear();
+            for (int p = 0; p < _k; p++)
+            {
+                float* bRow;
+                if (_bType == ElementType.F32) bRow = (float*)_b + (long)p * _ldb + j0;
+                else
+                {
+                    HalfConversion.ToSingle(_bType, (ushort*)_b + (long)p * _ldb + j0, row, cols);
+                    bRow = row;
+                }
+                for (int i = 0; i < _m; i++)
+                {
+                    float av = _transA ? _a[(long)p * _lda + i] : _a[(long)i * _lda + p];
+                    float* cRow = _c + (long)i * _ldc + j0;
+                    var va = Vector256.Create(av);
+                    int j = 0;
+                    for (; j + 8 <= cols; j += 8)
+                        Avx.Store(cRow + j, Fma.MultiplyAdd(va, Avx.LoadVector256(bRow + j), Avx.LoadVector256(cRow + j)));
+                    for (; j < cols; j++) cRow[j] += av * bRow[j];
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- per-thread scratch
 
     private sealed class GemmContext
@@ -481,6 +536,7 @@ public static unsafe class Gemm
 
         public readonly BlockedGemm Blocked = new();
         public readonly SkinnyGemm Skinny = new();
+        public readonly SkinnyRowsGemm SkinnyRows = new();
         private float[] _packA = Array.Empty<float>(), _packB = Array.Empty<float>();
 
         public float* PackA(int floats) => Pinned(ref _packA, floats);

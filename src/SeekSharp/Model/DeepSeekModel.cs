@@ -1,0 +1,184 @@
+using SeekSharp.Inference;
+using SeekSharp.Tensors;
+using SeekSharp.Tensors.Kernels;
+
+namespace SeekSharp.Model;
+
+/// <summary>
+/// The DeepSeek-V3 network (spec §2): embedding → decoder layers (MLA + dense or MoE FFN) → final norm → head, plus
+/// the MTP modules. Holds the parameters; activations live in a <see cref="ModelState"/> and a <see cref="ForwardContext"/>.
+/// </summary>
+public sealed class DeepSeekModel
+{
+    private readonly Dictionary<string, Parameter> _byName;
+    private readonly List<Parameter> _unique;
+
+    public ModelConfig Config { get; }
+    public Rope Rope { get; }
+    public Parameter Embed { get; }
+    public DecoderLayer[] Layers { get; }
+    public RmsNormLayer FinalNorm { get; }
+    public Parameter Head { get; }
+    public MtpModule[] Mtp { get; }
+
+    /// <summary>Every distinct parameter, in checkpoint order; shared tensors appear once.</summary>
+    public IReadOnlyList<Parameter> Parameters => _unique;
+
+    private DeepSeekModel(ModelConfig config, Dictionary<string, Parameter> byName)
+    {
+        Config = config;
+        _byName = byName;
+        Rope = new Rope(config);
+        Parameter P(string name) => byName.TryGetValue(name, out var p) ? p : throw new InvalidOperationException($"The layout has no tensor '{name}'.");
+        Embed = P(CheckpointLayout.Embed);
+        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => new DecoderLayer(config, Rope, P, l)).ToArray();
+        FinalNorm = new RmsNormLayer(P(CheckpointLayout.FinalNorm), (float)config.RmsNormEps);
+        Head = P(CheckpointLayout.Head);
+        Mtp = Enumerable.Range(0, config.MtpDepth).Select(k => new MtpModule(config, Rope, P, k)).ToArray();
+        _unique = new List<Parameter>();
+        var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var spec in CheckpointLayout.All(config))
+            if (seen.Add(byName[spec.Name])) _unique.Add(byName[spec.Name]);
+    }
+
+    /// <summary>
+    /// A model with zeroed weights (norms 1) for <paramref name="config"/>; matrices stored as <paramref name="matrixStorage"/>.
+    /// The MTP modules' embedding and head are the main model's tensors.
+    /// </summary>
+    public static DeepSeekModel Create(ModelConfig config, ElementType matrixStorage = ElementType.F32)
+    {
+        config.Validate();
+        var byName = new Dictionary<string, Parameter>(StringComparer.Ordinal);
+        foreach (var spec in CheckpointLayout.All(config))
+        {
+            if (IsMtpCopy(config, spec.Name, out var main)) { byName[spec.Name] = byName[main]; continue; }
+            var p = new Parameter(spec, spec.Role is ParameterRole.Matrix or ParameterRole.Embedding ? matrixStorage : ElementType.F32);
+            if (spec.Role == ParameterRole.Norm) p.Span.Fill(1f);
+            byName[spec.Name] = p;
+        }
+        return new DeepSeekModel(config, byName);
+    }
+
+    /// <summary>Whether <paramref name="name"/> is an MTP module's copy of the embedding or head, and of which.</summary>
+    public static bool IsMtpCopy(ModelConfig config, string name, out string mainName)
+    {
+        for (int k = 0; k < config.MtpDepth; k++)
+        {
+            string pre = CheckpointLayout.LayerPrefix(config.NumHiddenLayers + k);
+            if (name == pre + CheckpointLayout.MtpEmbed) { mainName = CheckpointLayout.Embed; return true; }
+            if (name == pre + CheckpointLayout.MtpHead) { mainName = CheckpointLayout.Head; return true; }
+        }
+        mainName = "";
+        return false;
+    }
+
+    /// <summary>The parameter stored under a checkpoint name (shared tensors answer to every name).</summary>
+    public Parameter GetParameter(string name) =>
+        _byName.TryGetValue(name, out var p) ? p : throw new InvalidInputException($"The model has no tensor named '{name}'.");
+
+    public bool TryGetParameter(string name, out Parameter parameter) => _byName.TryGetValue(name, out parameter!);
+
+    /// <summary>Every checkpoint name with its parameter, in checkpoint order (shared tensors under each name).</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedParameters() =>
+        CheckpointLayout.All(Config).Select(s => (s.Name, _byName[s.Name]));
+
+    /// <summary>Gives an MTP module its own copy of the embedding or head (a checkpoint whose copies differ).</summary>
+    internal void Unshare(string name, Parameter own)
+    {
+        _byName[name] = own;
+        foreach (var m in Mtp)
+        {
+            string pre = CheckpointLayout.LayerPrefix(Config.NumHiddenLayers + m.Depth);
+            if (name == pre + CheckpointLayout.MtpEmbed) m.Embed = own;
+            if (name == pre + CheckpointLayout.MtpHead) m.Head = own;
+        }
+        _unique.Clear();
+        var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var spec in CheckpointLayout.All(Config))
+            if (seen.Add(_byName[spec.Name])) _unique.Add(_byName[spec.Name]);
+    }
+
+    public ModelState CreateState() => new(this);
+
+    /// <summary>
+    /// Runs the model on <paramref name="tokens"/> laid out as <paramref name="batch"/>. With a cache the batch is
+    /// one sequence continuing at cache position StartPosition; the cache's length becomes StartPosition + T.
+    /// Results are in <paramref name="state"/>.
+    /// </summary>
+    public void Forward(ForwardContext ctx, ReadOnlySpan<int> tokens, BatchLayout batch, ModelState state,
+        ForwardRequest? request = null, LatentKvCache? cache = null)
+    {
+        request ??= ForwardRequest.Default;
+        int n = batch.Rows, d = Config.HiddenSize;
+        if (tokens.Length != n) throw new InvalidInputException($"{tokens.Length} tokens for a batch of {batch.Batch} × {batch.SeqLen}.");
+        if (n == 0) throw new InvalidInputException("Nothing to run: the batch has no tokens.");
+        for (int i = 0; i < n; i++)
+            if ((uint)tokens[i] >= (uint)Config.VocabSize)
+                throw new InvalidInputException($"Token id {tokens[i]} at position {i} is outside the vocabulary [0, {Config.VocabSize}).");
+        if (cache is not null && batch.StartPosition + batch.SeqLen > cache.Capacity)
+            throw new ContextFullException(cache.Capacity, batch.StartPosition + batch.SeqLen);
+        if (cache is null && batch.StartPosition + batch.SeqLen > Config.MaxPositionEmbeddings)
+            throw new InvalidInputException($"Sequence of {batch.StartPosition + batch.SeqLen} positions exceeds max_position_embeddings ({Config.MaxPositionEmbeddings}).");
+
+        var arena = ctx.Arena;
+        state.Batch = batch;
+        state.Tokens = tokens.ToArray();
+        var h = arena.AllocateUninitialized(new TensorShape(n, d));       // [N, d] residual stream
+        for (int i = 0; i < n; i++) Embed.ReadRow(tokens[i], h.Row(i));
+        var hidden = request.CollectHiddenStates ? new Tensor[Layers.Length + 1] : Array.Empty<Tensor>();
+        if (request.CollectHiddenStates) hidden[0] = Snapshot(arena, h);
+        for (int l = 0; l < Layers.Length; l++)
+        {
+            Layers[l].Forward(ctx, h, batch, state.Layers[l], cache, l);
+            if (request.CollectHiddenStates) hidden[l + 1] = Snapshot(arena, h);
+        }
+        if (cache is not null) cache.Length = batch.StartPosition + batch.SeqLen;
+        state.HiddenStates = hidden;
+        state.Hidden = h;
+
+        var normed = arena.AllocateUninitialized(new TensorShape(n, d));  // [N, d]
+        var rstd = ctx.SaveActivations ? new float[n] : Array.Empty<float>();
+        FinalNorm.Forward(h, normed, ctx.SaveActivations ? rstd : default);
+        state.Normed = normed;
+        state.NormRstd = rstd;
+        state.Logits = request.LogitsRows switch
+        {
+            LogitsRows.All => ComputeLogits(ctx, normed),
+            LogitsRows.LastPerSequence => ComputeLogits(ctx, LastRows(arena, normed, batch)),
+            _ => default,
+        };
+
+        if (request.RunMtp)
+        {
+            if (Mtp.Length == 0) throw new InvalidInputException("This model has no MTP module (num_nextn_predict_layers = 0).");
+            var previous = normed;
+            for (int k = 0; k < Mtp.Length; k++)
+            {
+                Mtp[k].Forward(ctx, previous, tokens, batch.Batch, batch.SeqLen, state.Mtp[k]);
+                previous = state.Mtp[k].H;
+            }
+        }
+    }
+
+    /// <summary>logits [rows, V] = head(z [rows, d]).</summary>
+    public Tensor ComputeLogits(ForwardContext ctx, Tensor z)
+    {
+        var logits = ctx.Arena.AllocateUninitialized(new TensorShape(z.Rows, Config.VocabSize));
+        Linear.Forward(ctx.Pool, z, Head, logits);
+        return logits;
+    }
+
+    private static Tensor Snapshot(TensorArena arena, Tensor h)
+    {
+        var copy = arena.AllocateUninitialized(h.Shape);
+        h.CopyTo(copy);
+        return copy;
+    }
+
+    private static Tensor LastRows(TensorArena arena, Tensor x, BatchLayout batch)
+    {
+        var last = arena.AllocateUninitialized(new TensorShape(batch.Batch, x.Cols));
+        for (int b = 0; b < batch.Batch; b++) x.Row(b * batch.SeqLen + batch.SeqLen - 1).CopyTo(last.Row(b));
+        return last;
+    }
+}

@@ -1,0 +1,114 @@
+using SeekSharp.Inference;
+using SeekSharp.Tensors;
+
+namespace SeekSharp.Model;
+
+/// <summary>
+/// Multi-Token Prediction module k (spec §9): h' = eh_proj([enorm(Emb(t_{i+k+1})) ; hnorm(h_i)]) (embedding first, as
+/// DeepSeek's released weights expect), one full decoder block over the shortened sequence, then
+/// shared_head.norm and the head. The embedding and head are the main model's (shared) unless a checkpoint's copies differ.
+/// </summary>
+/// <remarks>
+/// h_i for module 0 is the main model's hidden state after the final norm (what vLLM and SGLang feed, and what the
+/// golden cases define); module k ≥ 1 takes module k−1's block output. DeepSeek released only depth 1.
+/// </remarks>
+public sealed class MtpModule
+{
+    public int Depth { get; }
+    public RmsNormLayer ENorm { get; }
+    public RmsNormLayer HNorm { get; }
+    public Parameter EhProj { get; }
+    public DecoderLayer Layer { get; }
+    public RmsNormLayer HeadNorm { get; }
+    public Parameter Embed { get; internal set; }
+    public Parameter Head { get; internal set; }
+
+    public MtpModule(ModelConfig c, Rope rope, Func<string, Parameter> p, int depth)
+    {
+        Depth = depth;
+        int layer = c.NumHiddenLayers + depth;
+        string pre = CheckpointLayout.LayerPrefix(layer);
+        float eps = (float)c.RmsNormEps;
+        Embed = p(pre + CheckpointLayout.MtpEmbed);
+        ENorm = new RmsNormLayer(p(pre + CheckpointLayout.MtpENorm), eps);
+        HNorm = new RmsNormLayer(p(pre + CheckpointLayout.MtpHNorm), eps);
+        EhProj = p(pre + CheckpointLayout.MtpEhProj);
+        Layer = new DecoderLayer(c, rope, p, layer);
+        HeadNorm = new RmsNormLayer(p(pre + CheckpointLayout.MtpHeadNorm), eps);
+        Head = p(pre + CheckpointLayout.MtpHead);
+    }
+
+    /// <summary>State of one forward of this module.</summary>
+    public sealed class Activations
+    {
+        public readonly DecoderLayer.Activations Layer = new();
+        public int[] Tokens = Array.Empty<int>();     // [n] the embedded tokens t_{i+k+1}
+        public Tensor E, En, G, Gn;                   // [n, d] embedding, enorm(e), hidden in, hnorm(h)
+        public float[] ERstd = Array.Empty<float>(), GRstd = Array.Empty<float>();
+        public Tensor Cat;                            // [n, 2d] [En ; Gn]
+        public Tensor H;                              // [n, d] block output (residual stream)
+        public Tensor Z;                              // [n, d] shared_head.norm(H)
+        public float[] ZRstd = Array.Empty<float>();
+        public Tensor Logits;                         // [n, V]
+        public BatchLayout Batch;
+    }
+
+    /// <summary>
+    /// Training / scoring form over a batch: <paramref name="previous"/> [B·T_prev, d] holds h_i for each sequence
+    /// (T_prev = T − k), <paramref name="tokens"/> [B·T] the input ids. Produces rows i = 0..T−k−2 per sequence.
+    /// </summary>
+    public void Forward(ForwardContext ctx, Tensor previous, ReadOnlySpan<int> tokens, int batch, int seqLen, Activations state, bool computeLogits = true)
+    {
+        int tPrev = seqLen - Depth, tOut = tPrev - 1;
+        if (tOut <= 0) throw new InvalidInputException($"MTP depth {Depth + 1} needs sequences longer than {Depth + 1} tokens.");
+        int n = batch * tOut;
+        if (state.Tokens.Length != n) state.Tokens = new int[n];
+        var prev = ctx.Arena.AllocateUninitialized(new TensorShape(n, previous.Cols));
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < tOut; i++)
+            {
+                state.Tokens[b * tOut + i] = tokens[b * seqLen + i + Depth + 1];
+                previous.Row(b * tPrev + i).CopyTo(prev.Row(b * tOut + i));
+            }
+        Run(ctx, prev, state.Tokens, new BatchLayout(batch, tOut), state, null, 0, computeLogits);
+    }
+
+    /// <summary>
+    /// The shared core: rows of (h_i, token) pairs → block → logits. With a cache the batch is one sequence at
+    /// positions StartPosition.. (speculative drafting).
+    /// </summary>
+    public void Run(ForwardContext ctx, Tensor previous, ReadOnlySpan<int> nextTokens, BatchLayout batch, Activations state,
+        LatentKvCache? cache, int cacheLayer, bool computeLogits = true)
+    {
+        var arena = ctx.Arena;
+        bool save = ctx.SaveActivations;
+        int n = batch.Rows, d = previous.Cols;
+        var e = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
+        for (int i = 0; i < n; i++) Embed.ReadRow(nextTokens[i], e.Row(i));
+        var cat = arena.AllocateUninitialized(new TensorShape(n, 2 * d));     // [n, 2d] = [enorm(e) ; hnorm(h)]
+        var eRstd = save ? new float[n] : default;
+        var gRstd = save ? new float[n] : default;
+        ENorm.Forward(n, e.Span, d, cat.Span, 2 * d, eRstd);
+        HNorm.Forward(n, previous.Span, d, cat.Span[d..], 2 * d, gRstd);
+        var h = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
+        Linear.Forward(ctx.Pool, cat, EhProj, h);
+        Layer.Forward(ctx, h, batch, state.Layer, cache, cacheLayer);
+        state.H = h;
+        state.Batch = batch;
+        if (save)
+        {
+            state.E = e; state.G = previous; state.Cat = cat;
+            state.ERstd = eRstd ?? Array.Empty<float>();
+            state.GRstd = gRstd ?? Array.Empty<float>();
+        }
+        if (!computeLogits) return;
+        var z = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
+        var zRstd = save ? new float[n] : default;
+        HeadNorm.Forward(h, z, zRstd);
+        var logits = arena.AllocateUninitialized(new TensorShape(n, Head.Rows)); // [n, V]
+        Linear.Forward(ctx.Pool, z, Head, logits);
+        state.Z = z;
+        state.ZRstd = zRstd ?? Array.Empty<float>();
+        state.Logits = logits;
+    }
+}

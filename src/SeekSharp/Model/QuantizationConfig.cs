@@ -1,0 +1,13 @@
+using System.Text.Json.Serialization;
+
+namespace SeekSharp.Model;
+
+/// <summary>The <c>quantization_config</c> of DeepSeek's FP8 release (spec §14).</summary>
+public sealed record QuantizationConfig
+{
+    [JsonPropertyName("quant_method")] public string? QuantMethod { get; init; }
+    [JsonPropertyName("fmt")] public string? Fmt { get; init; }
+    [JsonPropertyName("activation_scheme")] public string? ActivationScheme { get; init; }
+    [JsonPropertyName("weight_block_size")] public int[]? WeightBlockSize { get; init; }
+    [JsonPropertyName("scale_fmt")] public string? ScaleFmt { get; init; }
+}
