@@ -99,11 +99,11 @@ internal static class SafetensorsHeader
             throw Bad(path, $"has tensor '{name}' with data_offsets [{begin}, {end}]: begin is after end");
         if (end > dataLength)
             throw Bad(path, $"has tensor '{name}' ending at data byte {end} but the data region holds only {dataLength} bytes: truncated");
-        if (!TensorShape.TryElementCount(shape, dtype.SizeInBytes(), out long elements))
-            throw Bad(path, $"has tensor '{name}' with shape {TensorShape.Format(shape)}, whose byte size does not fit in 64 bits");
+        if (!ShapeMath.TryElementCount(shape, dtype.SizeInBytes(), out long elements))
+            throw Bad(path, $"has tensor '{name}' with shape {ShapeMath.Format(shape)}, whose byte size does not fit in 64 bits");
         long expectedBytes = elements * dtype.SizeInBytes();
         if (end - begin != expectedBytes)
-            throw Bad(path, $"has tensor '{name}' {dtype.ToHeaderString()} {TensorShape.Format(shape)} that needs {expectedBytes} bytes, but its data_offsets [{begin}, {end}] span {end - begin}");
+            throw Bad(path, $"has tensor '{name}' {dtype.ToHeaderString()} {ShapeMath.Format(shape)} that needs {expectedBytes} bytes, but its data_offsets [{begin}, {end}] span {end - begin}");
         return new TensorInfo(name, dtype, shape, path, dataStart + begin, end - begin);
     }
 

@@ -12,8 +12,8 @@ namespace SeekSharp.Formats;
 public sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, string FilePath, long DataOffset, long ByteLength)
 {
     /// <summary>Product of <see cref="Shape"/> (1 for a scalar).</summary>
-    public long ElementCount => TensorShape.ElementCount(Shape);
+    public long ElementCount => ShapeMath.ElementCount(Shape);
 
     /// <summary>"name F32 [512, 64]", for messages and listings.</summary>
-    public override string ToString() => $"{Name} {DType.ToHeaderString()} {TensorShape.Format(Shape)}";
+    public override string ToString() => $"{Name} {DType.ToHeaderString()} {ShapeMath.Format(Shape)}";
 }

@@ -85,7 +85,7 @@ internal static class TensorReads
                 $"{source.Location}: FP8 weight {weight} has no companion '{scaleName}' holding its block scales");
         long[] expected = [Fp8BlockQuantization.BlockCount(rows, blockRows), Fp8BlockQuantization.BlockCount(cols, blockCols)];
         if (scale.Shape.Length != 2 || scale.Shape[0] != expected[0] || scale.Shape[1] != expected[1])
-            throw new CheckpointException($"{scale.FilePath}: scale tensor {scale} does not fit FP8 weight {weight}: {blockRows}×{blockCols} blocks need shape {TensorShape.Format(expected)}");
+            throw new CheckpointException($"{scale.FilePath}: scale tensor {scale} does not fit FP8 weight {weight}: {blockRows}×{blockCols} blocks need shape {ShapeMath.Format(expected)}");
         if (!scale.DType.IsFloatingPoint())
             throw new CheckpointException($"{scale.FilePath}: scale tensor {scale} of FP8 weight '{weight.Name}' holds integers, not floats");
         return scale;

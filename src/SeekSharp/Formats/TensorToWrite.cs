@@ -41,8 +41,8 @@ public sealed class TensorToWrite
             throw new ArgumentException($"'{name}' is reserved for the header's metadata and cannot name a tensor", nameof(name));
         if (isFloat32Source && !dtype.IsFloatingPoint())
             throw new ArgumentException($"tensor '{name}': float32 data cannot be stored as {dtype.ToHeaderString()}; pass raw bytes instead", nameof(dtype));
-        if (!TensorShape.TryElementCount(shape, dtype.SizeInBytes(), out long elements))
-            throw new ArgumentException($"tensor '{name}': shape {TensorShape.Format(shape)} has a negative dimension or too many bytes", nameof(shape));
+        if (!ShapeMath.TryElementCount(shape, dtype.SizeInBytes(), out long elements))
+            throw new ArgumentException($"tensor '{name}': shape {ShapeMath.Format(shape)} has a negative dimension or too many bytes", nameof(shape));
         Name = name;
         DType = dtype;
         _shape = (long[])shape.Clone();
@@ -75,7 +75,7 @@ public sealed class TensorToWrite
     {
         var tensor = new TensorToWrite(name, dtype, shape, isFloat32Source: true, floats: data);
         if (data.Length != tensor.ElementCount)
-            throw new ArgumentException($"tensor '{name}': shape {TensorShape.Format(shape)} has {tensor.ElementCount} elements but the data has {data.Length}", nameof(data));
+            throw new ArgumentException($"tensor '{name}': shape {ShapeMath.Format(shape)} has {tensor.ElementCount} elements but the data has {data.Length}", nameof(data));
         return tensor;
     }
 
@@ -91,7 +91,7 @@ public sealed class TensorToWrite
     {
         var tensor = new TensorToWrite(name, dtype, shape, isFloat32Source: false, bytes: data);
         if (data.Length != tensor.ByteLength)
-            throw new ArgumentException($"tensor '{name}': {dtype.ToHeaderString()} {TensorShape.Format(shape)} takes {tensor.ByteLength} bytes but the data has {data.Length}", nameof(data));
+            throw new ArgumentException($"tensor '{name}': {dtype.ToHeaderString()} {ShapeMath.Format(shape)} takes {tensor.ByteLength} bytes but the data has {data.Length}", nameof(data));
         return tensor;
     }
 
@@ -174,7 +174,7 @@ public sealed class TensorToWrite
         }
     }
 
-    public override string ToString() => $"{Name} {DType.ToHeaderString()} {TensorShape.Format(_shape)}";
+    public override string ToString() => $"{Name} {DType.ToHeaderString()} {ShapeMath.Format(_shape)}";
 
     /// <summary>Scratch space for one write, shared by all its tensors: 64 Ki floats and their widest (F64) encoding.</summary>
     internal sealed class WriteBuffers

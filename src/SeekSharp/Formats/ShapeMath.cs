@@ -4,7 +4,7 @@ namespace SeekSharp.Formats;
 /// Shape arithmetic that cannot overflow: a header may claim any shape, and [2^40, 2^40] must become an error
 /// message, not an <see cref="OverflowException"/> or a huge allocation.
 /// </summary>
-public static class TensorShape
+internal static class ShapeMath
 {
     /// <summary>
     /// The product of the dimensions, or false when a dimension is negative or the product (or the product times
