@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.Win32.SafeHandles;
 
 namespace SeekSharp.Formats;
@@ -41,6 +42,9 @@ internal static class SafetensorsHeader
     /// <summary>Parses header JSON whose data region starts at <paramref name="dataStart"/> and holds <paramref name="dataLength"/> bytes.</summary>
     public static Contents Parse(string path, byte[] header, long dataStart, long dataLength)
     {
+        // JsonDocument checks UTF-8 only when a string is decoded, and then throws InvalidOperationException.
+        if (!Utf8.IsValid(header))
+            throw Bad(path, "has a header that is not valid UTF-8");
         using var document = ParseJson(path, header);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
             throw Bad(path, $"has a header that is a JSON {document.RootElement.ValueKind}, not an object");

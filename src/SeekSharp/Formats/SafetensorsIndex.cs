@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace SeekSharp.Formats;
 
@@ -82,6 +83,8 @@ internal static class SafetensorsIndex
 
     private static JsonDocument ParseJson(string path, byte[] bytes)
     {
+        if (!Utf8.IsValid(bytes))
+            throw Bad(path, "is not valid UTF-8");
         try
         {
             return JsonDocument.Parse(bytes);
