@@ -37,6 +37,14 @@ public interface ITensorSource : IDisposable
     ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int byteCount);
 
     /// <summary>
+    /// The raw bytes as <see cref="ReadOnlyMemory{T}"/> over the memory map, for a module that keeps a weight without
+    /// copying it (a BF16 matrix handed to the GEMM as <c>MemoryMarshal.Cast&lt;byte, ushort&gt;(memory.Span)</c>).
+    /// Same size limit as <see cref="GetBytes(string)"/>, and the same lifetime: valid until this source is disposed.
+    /// Files written by <see cref="SafetensorsWriter"/> or Hugging Face align each tensor to its element size.
+    /// </summary>
+    ReadOnlyMemory<byte> GetMemory(string name);
+
+    /// <summary>
     /// The whole tensor as float32, converted from F32, F64, F16, BF16 or F8_E4M3 (an FP8 value as stored, without its
     /// block scale: use <see cref="ReadWeightFloat32"/> for weights). <paramref name="destination"/> must hold exactly
     /// <see cref="TensorInfo.ElementCount"/> values.

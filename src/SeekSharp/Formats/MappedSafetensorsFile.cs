@@ -66,10 +66,22 @@ internal sealed unsafe class MappedSafetensorsFile : ITensorSource
 
     public ReadOnlySpan<byte> GetBytes(string name)
     {
+        var info = GetSpanSized(name);
+        return new ReadOnlySpan<byte>(_start + info.DataOffset, (int)info.ByteLength);
+    }
+
+    public ReadOnlyMemory<byte> GetMemory(string name)
+    {
+        var info = GetSpanSized(name);
+        return new MappedMemory(_start + info.DataOffset, (int)info.ByteLength).Memory;
+    }
+
+    private TensorInfo GetSpanSized(string name)
+    {
         var info = Get(name);
         if (info.ByteLength > int.MaxValue)
             throw new CheckpointException($"{Location}: tensor {info} is {info.ByteLength} bytes, more than one span can hold; read it in pieces with GetBytes(name, offset, count) or ReadFloat32(name, firstElement, destination)");
-        return new ReadOnlySpan<byte>(_start + info.DataOffset, (int)info.ByteLength);
+        return info;
     }
 
     public ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int byteCount)

@@ -6,11 +6,13 @@ namespace SeekSharp.Formats;
 /// </summary>
 public sealed class MissingTensorException : CheckpointException
 {
+    /// <summary>"&lt;location&gt;: no tensor named '&lt;tensorName&gt;'".</summary>
     public MissingTensorException(string tensorName, string location)
         : this(tensorName, location, $"{location}: no tensor named '{tensorName}'")
     {
     }
 
+    /// <summary>With a message that explains why the tensor was needed (an FP8 weight's scale, say).</summary>
     public MissingTensorException(string tensorName, string location, string message) : base(message)
     {
         TensorName = tensorName;

@@ -64,6 +64,8 @@ internal sealed class ShardedTensorSource : ITensorSource
     public ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int byteCount) =>
         ShardOf(name).GetBytes(name, byteOffset, byteCount);
 
+    public ReadOnlyMemory<byte> GetMemory(string name) => ShardOf(name).GetMemory(name);
+
     public void ReadFloat32(string name, Span<float> destination) => TensorReads.ReadFloat32(this, name, destination);
 
     public void ReadFloat32(string name, long firstElement, Span<float> destination) =>

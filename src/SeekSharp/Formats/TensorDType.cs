@@ -6,16 +6,27 @@ namespace SeekSharp.Formats;
 /// </summary>
 public enum TensorDType
 {
+    /// <summary>IEEE binary64.</summary>
     F64,
+    /// <summary>IEEE binary32: golden checkpoints, norms' and router biases' storage in DeepSeek-V3.</summary>
     F32,
+    /// <summary>IEEE binary16.</summary>
     F16,
+    /// <summary>bfloat16, the top half of a float32: DeepSeek-V3's embeddings, norms and router weights.</summary>
     BF16,
+    /// <summary>FP8 E4M3 "fn" (no infinity, max 448): DeepSeek-V3's block-quantised projection weights.</summary>
     F8_E4M3,
+    /// <summary>Signed 64-bit integer.</summary>
     I64,
+    /// <summary>Signed 32-bit integer.</summary>
     I32,
+    /// <summary>Signed 16-bit integer.</summary>
     I16,
+    /// <summary>Signed 8-bit integer.</summary>
     I8,
+    /// <summary>Unsigned 8-bit integer.</summary>
     U8,
+    /// <summary>One byte per boolean.</summary>
     BOOL,
 }
 

@@ -116,4 +116,35 @@ public class SafetensorsFileTests
         Assert.Contains("GetBytes", error.Message);
         Assert.Equal(new byte[] { 0, 1, 2, 3, 4, 5, 6, 7 }, source.GetBytes("ids").ToArray());
     }
+
+    [Fact]
+    public void GetMemory_IsTheSameBytesAsGetBytes()
+    {
+        using var source = Checkpoint.Open(FormatsTestFiles.GoldenFolder());
+        ReadOnlyMemory<byte> kept = source.GetMemory("model.norm.weight");
+        Assert.Equal(256, kept.Length);
+        Assert.True(kept.Span.SequenceEqual(source.GetBytes("model.norm.weight")));
+        Assert.Equal(source.GetBytes("model.norm.weight")[4], kept.Slice(4).Span[0]);
+    }
+
+    [Fact]
+    public void TensorLargerThanASpan_IsReadInPieces()
+    {
+        // A 3 GiB F32 tensor in a sparse file: the header is real, the data is a hole that reads as zeros.
+        using var folder = new TempFolder();
+        const long bytes = 3L << 30;
+        var header = FormatsTestFiles.Craft($$$"""{"big":{"dtype":"F32","shape":[{{{bytes / 4}}}],"data_offsets":[0,{{{bytes}}}]}}""", 0);
+        string path = folder.Write("big.safetensors", header);
+        using (var stream = new FileStream(path, FileMode.Open)) stream.SetLength(header.Length + bytes);
+
+        using var source = SafetensorsFile.Open(path);
+        Assert.Equal(bytes / 4, source.Get("big").ElementCount);
+        var error = Assert.Throws<CheckpointException>(() => source.GetBytes("big").Length);
+        Assert.Contains("big F32 [805306368]", error.Message);
+        Assert.Contains("GetBytes(name, offset, count)", error.Message);
+        Assert.Equal(16, source.GetBytes("big", bytes - 16, 16).Length);
+        var tail = new float[1000];
+        source.ReadFloat32("big", bytes / 4 - 1000, tail);
+        Assert.All(tail, v => Assert.Equal(0f, v));
+    }
 }
