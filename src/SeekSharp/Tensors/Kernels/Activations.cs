@@ -5,15 +5,22 @@ namespace SeekSharp.Tensors.Kernels;
 /// <summary>SwiGLU pieces: SiLU(a) = a·σ(a), and the gated product SiLU(gate) ⊙ up (spec §6).</summary>
 public static class Activations
 {
-    /// <summary>dst = SiLU(gate) ⊙ up.</summary>
+    /// <summary>dst = SiLU(gate) ⊙ up; dst may be gate or up.</summary>
     public static void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst)
     {
         if (gate.Length != up.Length || dst.Length < gate.Length)
             throw new ArgumentException($"SiluMul: gate {gate.Length}, up {up.Length}, dst {dst.Length}.");
-        dst = dst[..gate.Length];
-        TensorPrimitives.Sigmoid(gate, dst);
-        TensorPrimitives.Multiply(dst, gate, dst);
-        TensorPrimitives.Multiply(dst, up, dst);
+        const int chunk = 256;
+        Span<float> s = stackalloc float[chunk];
+        for (int i = 0; i < gate.Length; i += chunk)
+        {
+            int n = Math.Min(chunk, gate.Length - i);
+            var sc = s[..n];
+            var g = gate.Slice(i, n);
+            TensorPrimitives.Sigmoid(g, sc);
+            TensorPrimitives.Multiply(sc, g, sc);
+            TensorPrimitives.Multiply(sc, up.Slice(i, n), dst.Slice(i, n));
+        }
     }
 
     public static void SiluMulReference(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst)
