@@ -87,6 +87,27 @@ public static class CheckpointLayout
         && (p.Name.Contains(".self_attn.", StringComparison.Ordinal) || p.Name.EndsWith("_proj.weight", StringComparison.Ordinal))
         && !p.Name.EndsWith(MtpEhProj, StringComparison.Ordinal);
 
+    /// <summary>
+    /// The tensors of DeepSeek's release of this config, with the dtypes they have there: BF16, the expert bias F32, and,
+    /// when config.json has an fp8 quantization_config (V3), F8_E4M3 projections each followed by its float32
+    /// weight_scale_inv [ceil(out/block), ceil(in/block)].
+    /// </summary>
+    public static IEnumerable<(string Name, string DType, long[] Shape)> ReleaseLayout(ModelConfig c)
+    {
+        bool fp8 = c.QuantizationConfig?.QuantMethod == "fp8";
+        int blockRows = c.QuantizationConfig?.WeightBlockSize?[0] ?? 128, blockCols = c.QuantizationConfig?.WeightBlockSize?[1] ?? 128;
+        foreach (var p in All(c))
+        {
+            if (fp8 && IsFp8Quantized(p))
+            {
+                yield return (p.Name, "F8_E4M3", p.Shape);
+                yield return (ScaleName(p.Name), "F32", [(p.Shape[0] + blockRows - 1) / blockRows, (p.Shape[1] + blockCols - 1) / blockCols]);
+            }
+            else
+                yield return (p.Name, p.Role == ParameterRole.ExpertBias ? "F32" : "BF16", p.Shape);
+        }
+    }
+
     /// <summary>The companion scale tensor's name for an FP8 weight.</summary>
     public static string ScaleName(string weightName) => weightName + "_scale_inv";
 
