@@ -7,6 +7,8 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All(TextWriter stdout, TextWriter stderr)
     {
-        yield break;
+        yield return InfoCommand.Create(stdout, stderr);
+        yield return ScoreCommand.Create(stdout, stderr);
+        yield return InitCommand.Create(stdout, stderr);
     }
 }

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Globalization;
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+
+namespace SeekSharp.Cli;
+
+/// <summary>Options and helpers several commands share.</summary>
+internal static class CliCommon
+{
+    public static Option<int> ThreadsOption() => new("--threads")
+    {
+        Description = "Worker threads (default: one per core).",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    public static WorkerPool Pool(int threads) =>
+        threads > 0 ? new WorkerPool(threads) : throw new UsageException($"--threads must be positive, got {threads}.");
+
+    /// <summary>Loads a model folder, reporting progress on stderr (every 10% for large checkpoints) and a summary line.</summary>
+    public static DeepSeekModel LoadModel(string directory, TextWriter stderr, ModelLoadOptions? options = null, CancellationToken ct = default)
+    {
+        int lastDecile = 0;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var progress = new SyncProgress<ModelLoadProgress>(p =>
+        {
+            if (p.TotalBytes < 256L << 20) return;
+            int decile = (int)(10 * p.BytesRead / p.TotalBytes);
+            if (decile <= lastDecile || decile == 10) return;
+            lastDecile = decile;
+            stderr.WriteLine($"loading {directory}: {decile * 10}% ({p.TensorsLoaded}/{p.TotalTensors} tensors)");
+        });
+        var model = ModelLoader.Load(directory, (options ?? new ModelLoadOptions()) with { Progress = progress }, ct);
+        var a = ModelAccounting.For(model.Config);
+        stderr.WriteLine($"loaded {directory}: {a.MainParameters / 1e6:F1}M parameters + {a.MtpUniqueParameters / 1e6:F1}M MTP, {model.Embed.StorageType}, in {sw.Elapsed.TotalSeconds:F1} s");
+        return model;
+    }
+
+    /// <summary>Parses "1,2,3" (commas or whitespace) or a JSON array of integers.</summary>
+    public static int[] ParseTokens(string text, string what)
+    {
+        var trimmed = text.Trim();
+        if (trimmed.StartsWith('[')) trimmed = trimmed.TrimStart('[').TrimEnd(']');
+        var parts = trimmed.Split([',', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out ids[i]) || ids[i] < 0)
+                throw new UsageException($"{what}: '{parts[i]}' (item {i + 1}) is not a token id.");
+        if (ids.Length == 0) throw new UsageException($"{what}: no token ids.");
+        return ids;
+    }
+
+    /// <summary>Writes float32 little-endian values to a file: temporary name, then rename.</summary>
+    public static void WriteFloat32(string path, IEnumerable<float[]> chunks)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+                foreach (var chunk in chunks)
+                    stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(chunk.AsSpan()));
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    /// <summary>A progress sink that runs on the reporting thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+    public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using SeekSharp.Inference;
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+
+namespace SeekSharp.Cli;
+
+/// <summary>
+/// <c>seeksharp score</c>: runs a model on given token ids and writes raw float32 (little-endian, row-major) logits
+/// [T, vocab], and optionally MTP logits [T−1, vocab] (depth 1) and hidden states [layers+1, T, hidden].
+/// </summary>
+internal static class ScoreCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string>("--model") { Description = "Model folder (config.json + safetensors).", Required = true };
+        var tokens = new Option<string?>("--tokens") { Description = "Token ids, e.g. 1,2,3." };
+        var tokensFile = new Option<string?>("--tokens-file") { Description = "A file of token ids (comma/whitespace separated, or a JSON array)." };
+        var output = new Option<string>("--out") { Description = "Where to write the logits [T, vocab] as float32.", Required = true };
+        var mtpOut = new Option<string?>("--mtp-out") { Description = "Also write the depth-1 MTP logits [T-1, vocab]." };
+        var hiddenOut = new Option<string?>("--hidden-out") { Description = "Also write the hidden states [layers+1, T, hidden]." };
+        var decode = new Option<string>("--decode") { Description = "batch: one forward; incremental: one token at a time through the latent KV cache.", DefaultValueFactory = _ => "batch" };
+        decode.AcceptOnlyFromAmong("batch", "incremental");
+        var attention = new Option<string>("--attention") { Description = "MLA form for the batch forward: naive or absorbed.", DefaultValueFactory = _ => "naive" };
+        attention.AcceptOnlyFromAmong("naive", "absorbed");
+        var threads = CliCommon.ThreadsOption();
+        var command = new Command("score", "Compute logits (and MTP logits, hidden states) for token ids.")
+            { model, tokens, tokensFile, output, mtpOut, hiddenOut, decode, attention, threads };
+        command.SetAction(r => CliRunner.Guard(stderr, () =>
+        {
+            var ids = ReadTokens(r.GetValue(tokens), r.GetValue(tokensFile));
+            using var pool = CliCommon.Pool(r.GetValue(threads));
+            var m = CliCommon.LoadModel(r.GetValue(model)!, stderr);
+            if (r.GetValue(mtpOut) is not null && m.Mtp.Length == 0)
+                throw new UsageException("--mtp-out: this model has no MTP module.");
+            if (r.GetValue(mtpOut) is not null && ids.Length < 2)
+                throw new UsageException("--mtp-out needs at least 2 tokens.");
+            var mode = r.GetValue(attention) == "absorbed" ? AttentionMode.Absorbed : AttentionMode.Naive;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var result = r.GetValue(decode) == "incremental"
+                ? Incremental(m, pool, ids, r.GetValue(mtpOut) is not null, r.GetValue(hiddenOut) is not null)
+                : Batch(m, pool, ids, mode, r.GetValue(mtpOut) is not null, r.GetValue(hiddenOut) is not null);
+            stderr.WriteLine($"scored {ids.Length} tokens in {sw.Elapsed.TotalSeconds:F3} s ({ids.Length / sw.Elapsed.TotalSeconds:F1} tokens/s)");
+            CliCommon.WriteFloat32(r.GetValue(output)!, result.Logits);
+            if (r.GetValue(mtpOut) is { } mp) CliCommon.WriteFloat32(mp, result.Mtp);
+            if (r.GetValue(hiddenOut) is { } hp) CliCommon.WriteFloat32(hp, result.Hidden);
+            return CliRunner.Ok;
+        }));
+        return command;
+    }
+
+    private sealed record Result(List<float[]> Logits, List<float[]> Mtp, List<float[]> Hidden);
+
+    private static int[] ReadTokens(string? tokens, string? file)
+    {
+        if ((tokens is null) == (file is null)) throw new UsageException("give exactly one of --tokens or --tokens-file.");
+        if (tokens is not null) return CliCommon.ParseTokens(tokens, "--tokens");
+        if (!File.Exists(file)) throw new UsageException($"--tokens-file: {file} does not exist.");
+        return CliCommon.ParseTokens(File.ReadAllText(file!), file!);
+    }
+
+    private static Result Batch(DeepSeekModel m, WorkerPool pool, int[] ids, AttentionMode mode, bool mtp, bool hidden)
+    {
+        var ctx = new ForwardContext(pool) { Attention = mode };
+        var state = m.CreateState();
+        m.Forward(ctx, ids, BatchLayout.Single(ids.Length), state, new ForwardRequest { RunMtp = mtp, CollectHiddenStates = hidden });
+        return new Result([state.Logits.ToArray()], mtp ? [state.Mtp[0].Logits.ToArray()] : [],
+            hidden ? state.HiddenStates.Select(h => h.ToArray()).ToList() : []);
+    }
+
+    // One token per step through the latent cache; the MTP module drafts row i = j − 1 once token j is known, through its own cache.
+    private static Result Incremental(DeepSeekModel m, WorkerPool pool, int[] ids, bool mtp, bool hidden)
+    {
+        var c = m.Config;
+        int t = ids.Length, d = c.HiddenSize;
+        var cache = new LatentKvCache(c.NumHiddenLayers, t, c.KvLoraRank, c.QkRopeHeadDim);
+        var mtpCache = mtp ? new LatentKvCache(1, t, c.KvLoraRank, c.QkRopeHeadDim) : null;
+        var ctx = new ForwardContext(pool);
+        var state = m.CreateState();
+        var logits = new List<float[]>();
+        var mtpLogits = new List<float[]>();
+        var layers = hidden ? Enumerable.Range(0, c.NumHiddenLayers + 1).Select(_ => new float[t * d]).ToArray() : [];
+        float[]? previousNormed = null;
+        for (int j = 0; j < t; j++)
+        {
+            ctx.Arena.Reset();
+            m.Forward(ctx, ids.AsSpan(j, 1), BatchLayout.Single(1, j), state, new ForwardRequest { CollectHiddenStates = hidden }, cache);
+            logits.Add(state.Logits.ToArray());
+            for (int l = 0; l < layers.Length; l++) state.HiddenStates[l].Span.CopyTo(layers[l].AsSpan(j * d, d));
+            if (mtp && previousNormed is not null)
+            {
+                var prev = ctx.Arena.AllocateUninitialized(new TensorShape(1, d));
+                previousNormed.CopyTo(prev.Span);
+                m.Mtp[0].Run(ctx, prev, ids.AsSpan(j, 1), BatchLayout.Single(1, j - 1), state.Mtp[0], mtpCache, 0);
+                mtpCache!.Length = j;
+                mtpLogits.Add(state.Mtp[0].Logits.ToArray());
+            }
+            previousNormed = state.Normed.ToArray();
+        }
+        return new Result(logits, mtpLogits, layers.ToList());
+    }
+}
