@@ -122,7 +122,7 @@ public sealed class DeepSeekModel
 
         var arena = ctx.Arena;
         state.Batch = batch;
-        state.Tokens = tokens.ToArray();
+        state.SetTokens(tokens);
         var h = arena.AllocateUninitialized(new TensorShape(n, d));       // [N, d] residual stream
         for (int i = 0; i < n; i++) Embed.ReadRow(tokens[i], h.Row(i));
         var hidden = request.CollectHiddenStates ? new Tensor[Layers.Length + 1] : Array.Empty<Tensor>();

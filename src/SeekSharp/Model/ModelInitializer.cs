@@ -13,7 +13,8 @@ public static class ModelInitializer
 
     public static void Initialize(DeepSeekModel model, ulong seed, float std = DefaultStd)
     {
-        foreach (var p in model.Parameters)
+        // Each tensor has its own stream, so filling them in parallel gives the same bits as in order.
+        Parallel.ForEach(model.Parameters, p =>
         {
             switch (p.Role)
             {
@@ -26,6 +27,6 @@ public static class ModelInitializer
                     p.SetValues(values);
                     break;
             }
-        }
+        });
     }
 }

@@ -18,7 +18,16 @@ public sealed class ModelState
     public MtpModule.Activations[] Mtp { get; }
 
     public BatchLayout Batch { get; internal set; }
-    public int[] Tokens { get; internal set; } = Array.Empty<int>();
+    private int[] _tokens = Array.Empty<int>();
+
+    /// <summary>The token ids of the last forward.</summary>
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Batch.Rows);
+
+    internal void SetTokens(ReadOnlySpan<int> tokens)
+    {
+        if (_tokens.Length < tokens.Length) _tokens = new int[Math.Max(tokens.Length, 2 * _tokens.Length)];
+        tokens.CopyTo(_tokens);
+    }
 
     /// <summary>[N, d] the residual stream after the last layer (before the final norm).</summary>
     public Tensor Hidden { get; internal set; }

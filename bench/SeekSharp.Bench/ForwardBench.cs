@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using SeekSharp.Inference;
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+
+namespace SeekSharp.Bench;
+
+/// <summary>
+/// Forward throughput on a model with random weights (or a model folder): a batched prefill of --prompt tokens, then
+/// --generate single-token steps through the latent KV cache (greedy feed of the argmax), as llama-bench's pp/tg do.
+/// </summary>
+internal static class ForwardBench
+{
+    public static int Run(string[] args)
+    {
+        int threads = BenchArgs.GetInt(args, "--threads", 2);
+        int prompt = BenchArgs.GetInt(args, "--prompt", 128);
+        int generate = BenchArgs.GetInt(args, "--generate", 64);
+        int repeats = BenchArgs.GetInt(args, "--repeats", 3);
+        var storage = (BenchArgs.Get(args, "--dtype") ?? "f32") switch
+        {
+            "bf16" => ElementType.BF16,
+            "f16" => ElementType.F16,
+            _ => ElementType.F32,
+        };
+        var sw = Stopwatch.StartNew();
+        DeepSeekModel model;
+        string what;
+        if (BenchArgs.Get(args, "--model") is { } dir)
+        {
+            model = ModelLoader.Load(dir, new ModelLoadOptions { MatrixStorage = storage });
+            what = dir;
+        }
+        else
+        {
+            var config = BenchArgs.Get(args, "--config") is { } path ? ModelConfig.Load(path) : Presets.Get(BenchArgs.Get(args, "--preset") ?? "tiny");
+            model = DeepSeekModel.Create(config);
+            ModelInitializer.Initialize(model, 1);
+            foreach (var p in model.Parameters) p.ConvertTo(storage);
+            what = BenchArgs.Get(args, "--config") ?? BenchArgs.Get(args, "--preset") ?? "tiny";
+        }
+        var c = model.Config;
+        Console.Error.WriteLine($"model ready in {sw.Elapsed.TotalSeconds:F1} s");
+        using var pool = new WorkerPool(threads);
+        var ctx = new ForwardContext(pool);
+        var state = model.CreateState();
+        var rng = new Random(5);
+        var tokens = Enumerable.Range(0, prompt).Select(_ => rng.Next(c.VocabSize)).ToArray();
+        var cache = new LatentKvCache(c.NumHiddenLayers, prompt + generate, c.KvLoraRank, c.QkRopeHeadDim);
+        double bestPrefill = 0, bestDecode = 0;
+        for (int rep = 0; rep <= repeats; rep++)   // round 0 warms up the JIT
+        {
+            cache.Length = 0;
+            ctx.Arena.Reset();
+            sw.Restart();
+            model.Forward(ctx, tokens, BatchLayout.Single(prompt), state, new ForwardRequest { LogitsRows = LogitsRows.LastPerSequence }, cache);
+            double prefill = prompt / sw.Elapsed.TotalSeconds;
+            int next = ArgMax(state.Logits.Row(0));
+            sw.Restart();
+            for (int i = 0; i < generate; i++)
+            {
+                ctx.Arena.Reset();
+                model.Forward(ctx, [next], BatchLayout.Single(1, prompt + i), state, null, cache);
+                next = ArgMax(state.Logits.Row(0));
+            }
+            double decode = generate / sw.Elapsed.TotalSeconds;
+            if (rep > 0) { bestPrefill = Math.Max(bestPrefill, prefill); bestDecode = Math.Max(bestDecode, decode); }
+        }
+        var a = ModelAccounting.For(c);
+        Console.WriteLine($"{what}: {a.MainParameters / 1e6:F0}M parameters ({a.ActivatedParameters / 1e6:F0}M activated), {storage}, threads={threads}");
+        Console.WriteLine($"prefill {prompt}: {bestPrefill:F1} tokens/s   decode {generate}: {bestDecode:F1} tokens/s   (best of {repeats})");
+        return 0;
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
