@@ -75,4 +75,20 @@ public sealed class DecoderLayer
         VectorOps.Add(ffn.Span, h.Span);                                   // h' = u + FFN(·)
         if (save) state.Un = un;
     }
+
+    /// <summary>
+    /// Backward of <see cref="Forward"/>: on entry <paramref name="dh"/> [n, d] is ∂L/∂(layer output); on return it is
+    /// ∂L/∂(layer input). <paramref name="balance"/> is the balance loss's per-sequence ∂L/∂s̄ for an MoE layer.
+    /// </summary>
+    public void Backward(ForwardContext ctx, Activations state, Tensor dh, ReadOnlySpan<float> balance = default)
+    {
+        int n = dh.Rows, d = dh.Cols;
+        var dun = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));   // ∂L/∂RMSNorm_ffn(u)
+        if (Moe is not null) Moe.Backward(ctx, state.Moe, dh, dun, balance, state.Attention.Batch.SeqLen, accumulate: false);
+        else Dense!.Backward(ctx, state.Dense, dh, dun, accumulate: false);
+        PostAttentionNorm.Backward(state.U, state.Rstd2, dun, dh, accumulate: true);     // dh = ∂L/∂u
+        var dxn = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));   // ∂L/∂RMSNorm_attn(h)
+        Attention.Backward(ctx, state.Attention, dh, dxn, accumulate: false);
+        InputNorm.Backward(state.HIn, state.Rstd1, dxn, dh, accumulate: true);           // dh = ∂L/∂h_in
+    }
 }

@@ -168,6 +168,50 @@ public sealed class DeepSeekModel
         return logits;
     }
 
+    /// <summary>
+    /// The backward pass of a training forward (SaveActivations, all logits, MTP run when <paramref name="dMtpLogits"/>
+    /// is given): accumulates every parameter's gradient from ∂L/∂logits [N, V], ∂L/∂(MTP logits) per depth, and the
+    /// balance loss's ∂L/∂s̄ per MoE layer (keyed by layer index; MTP layers after the main ones).
+    /// </summary>
+    public void Backward(ForwardContext ctx, ModelState state, Tensor dLogits, Tensor[] dMtpLogits, IReadOnlyDictionary<int, float[]>? balance = null)
+    {
+        var batch = state.Batch;
+        int n = batch.Rows, d = Config.HiddenSize;
+        var dNormed = ctx.Arena.Allocate(new TensorShape(n, d));          // ∂L/∂(final-norm output)
+        Tensor dNext = default;
+        for (int k = dMtpLogits.Length - 1; k >= 0; k--)
+        {
+            var mtp = state.Mtp[k];
+            var dPrev = ctx.Arena.AllocateUninitialized(new TensorShape(mtp.Batch.Rows, d));
+            Mtp[k].Backward(ctx, mtp, dMtpLogits[k], dNext, dPrev, Balance(balance, Config.NumHiddenLayers + k));
+            // Row (b, i) of module k came from row (b, i) of its input, which has one more row per sequence.
+            int tOut = mtp.Batch.SeqLen, tPrev = tOut + 1;
+            var target = k == 0 ? dNormed : ctx.Arena.Allocate(new TensorShape(batch.Batch * tPrev, d));
+            for (int b = 0; b < batch.Batch; b++)
+                for (int i = 0; i < tOut; i++)
+                    VectorOps.Add(dPrev.Row(b * tOut + i), target.Row(b * tPrev + i));
+            dNext = target;
+        }
+        Linear.BackwardInput(ctx.Pool, n, dLogits.Span, Config.VocabSize, Head, dNormed.Span, d, accumulate: true);
+        Linear.BackwardWeight(ctx.Pool, n, dLogits.Span, Config.VocabSize, state.Normed.Span, d, Head);
+        var dh = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
+        FinalNorm.Backward(state.Hidden, state.NormRstd, dNormed, dh, accumulate: false);
+        for (int l = Layers.Length - 1; l >= 0; l--)
+            Layers[l].Backward(ctx, state.Layers[l], dh, Balance(balance, l));
+        AccumulateEmbeddingGrad(Embed, state.Tokens, dh);
+    }
+
+    private static ReadOnlySpan<float> Balance(IReadOnlyDictionary<int, float[]>? balance, int layer) =>
+        balance is not null && balance.TryGetValue(layer, out var b) ? b : default;
+
+    /// <summary>E[token_i] += dh_i, in row order.</summary>
+    internal static void AccumulateEmbeddingGrad(Parameter embed, ReadOnlySpan<int> tokens, Tensor dh)
+    {
+        var grad = embed.Grad ?? throw new InvalidOperationException($"{embed.Name} has no gradient buffer.");
+        int d = dh.Cols;
+        for (int i = 0; i < tokens.Length; i++) VectorOps.Add(dh.Row(i), grad.AsSpan(tokens[i] * d, d));
+    }
+
     private static Tensor Snapshot(TensorArena arena, Tensor h)
     {
         var copy = arena.AllocateUninitialized(h.Shape);

@@ -39,4 +39,23 @@ public sealed class Mlp(Parameter gate, Parameter up, Parameter down)
         Linear.Forward(ctx.Pool, h, Down, y, accumulate);
         if (act is not null) { act.X = x; act.G = g; act.U = u; act.H = h; }
     }
+
+    /// <summary>
+    /// Backward of <see cref="Forward"/>: dx[n, d] (+)= ∂L/∂x from dy[n, d]; accumulates the three weights' gradients.
+    /// </summary>
+    public void Backward(ForwardContext ctx, Activations act, Tensor dy, Tensor dx, bool accumulate)
+    {
+        var pool = ctx.Pool;
+        int n = act.X.Rows, d = act.X.Cols, inter = IntermediateSize;
+        var dh = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));    // [n, I]
+        Linear.BackwardInput(pool, n, dy.Span, d, Down, dh.Span, inter, accumulate: false);
+        Linear.BackwardWeight(pool, n, dy.Span, d, act.H.Span, inter, Down);
+        var dg = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));    // [n, I]
+        var du = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));    // [n, I]
+        for (int r = 0; r < n; r++) Kernel.SiluMulBackward(act.G.Row(r), act.U.Row(r), dh.Row(r), dg.Row(r), du.Row(r));
+        Linear.BackwardWeight(pool, n, dg.Span, inter, act.X.Span, d, Gate);
+        Linear.BackwardWeight(pool, n, du.Span, inter, act.X.Span, d, Up);
+        Linear.BackwardInput(pool, n, dg.Span, inter, Gate, dx.Span, d, accumulate);
+        Linear.BackwardInput(pool, n, du.Span, inter, Up, dx.Span, d, accumulate: true);
+    }
 }

@@ -71,6 +71,42 @@ public sealed class Moe
         Shared?.Forward(ctx, u, y, accumulate: true, act: save ? state.SharedAct : null);
     }
 
+    /// <summary>
+    /// Backward of <see cref="Forward"/>: du[n, d] (+)= ∂L/∂u from dy[n, d], through the shared expert, every routed
+    /// expert (in expert order) and the gate. <paramref name="balance"/> is the balance loss's ∂L/∂s̄ per sequence
+    /// ([B, N_r], empty when the loss is off) for sequences of <paramref name="seqLen"/> tokens.
+    /// </summary>
+    public void Backward(ForwardContext ctx, Activations state, Tensor dy, Tensor du, ReadOnlySpan<float> balance, int seqLen, bool accumulate)
+    {
+        if (!state.Saved) throw new InvalidOperationException("MoE backward needs a forward that saved its activations.");
+        int n = dy.Rows, d = dy.Cols, k = Router.ExpertsPerToken;
+        if (!accumulate) du.Clear();
+        var weights = state.Routing.Weights;
+        var dWeights = ctx.Arena.Allocate(n * k);                              // [n·K] ∂L/∂g
+        for (int e = 0; e < Experts.Length; e++)
+        {
+            int count = state.Counts[e];
+            if (count == 0) continue;
+            var ye = state.ExpertOutputs[e];                                   // [count_e, d] expert output
+            var dye = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));
+            for (int i = 0; i < count; i++)
+            {
+                int slot = state.Order[state.Offsets[e] + i];
+                var g = dy.Row(slot / k);
+                dWeights.Span[slot] = VectorOps.Dot(g, ye.Row(i));             // ∂L/∂g = dy · FFN_e(u)
+                var row = dye.Row(i);
+                g.CopyTo(row);
+                VectorOps.Scale(row, weights[slot]);                           // ∂L/∂FFN_e(u) = g · dy
+            }
+            var dxe = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));
+            Experts[e].Backward(ctx, state.ExpertActs[e], dye, dxe, accumulate: false);
+            for (int i = 0; i < count; i++)
+                VectorOps.Add(dxe.Row(i), du.Row(state.Order[state.Offsets[e] + i] / k));
+        }
+        Shared?.Backward(ctx, state.SharedAct, dy, du, accumulate: true);
+        Router.Backward(ctx, state.Routing, state.X, dWeights.Span, balance, seqLen, du);
+    }
+
     // Counting sort of the n·K (token, slot) pairs by expert.
     private static void Group(Activations state, int n, int k, int experts)
     {

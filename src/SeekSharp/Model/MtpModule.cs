@@ -111,4 +111,29 @@ public sealed class MtpModule
         state.ZRstd = zRstd ?? Array.Empty<float>();
         state.Logits = logits;
     }
+
+    /// <summary>
+    /// Backward of <see cref="Run"/>: from ∂L/∂logits [n, V] (and ∂L/∂H from the next module, when there is one) to
+    /// ∂L/∂(previous hidden) [n, d] in this module's row order; accumulates this module's weights, the shared head and
+    /// the shared embedding.
+    /// </summary>
+    public void Backward(ForwardContext ctx, Activations state, Tensor dLogits, Tensor dHFromNext, Tensor dPrevious, ReadOnlySpan<float> balance)
+    {
+        var pool = ctx.Pool;
+        int n = state.Batch.Rows, d = state.H.Cols;
+        var dz = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
+        Linear.BackwardInput(pool, n, dLogits.Span, Head.Rows, Head, dz.Span, d, accumulate: false);
+        Linear.BackwardWeight(pool, n, dLogits.Span, Head.Rows, state.Z.Span, d, Head);
+        var dh = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
+        HeadNorm.Backward(state.H, state.ZRstd, dz, dh, accumulate: false);
+        if (!dHFromNext.IsEmpty) Tensors.Kernels.VectorOps.Add(dHFromNext.Span, dh.Span);
+        Layer.Backward(ctx, state.Layer, dh, balance);                       // dh = ∂L/∂eh_proj output
+        var dcat = ctx.Arena.AllocateUninitialized(new TensorShape(n, 2 * d));
+        Linear.BackwardInput(pool, n, dh.Span, d, EhProj, dcat.Span, 2 * d, accumulate: false);
+        Linear.BackwardWeight(pool, n, dh.Span, d, state.Cat.Span, 2 * d, EhProj);
+        var de = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
+        ENorm.Backward(n, state.E.Span, d, state.ERstd, dcat.Span, 2 * d, de.Span, d, accumulate: false);
+        DeepSeekModel.AccumulateEmbeddingGrad(Embed, state.Tokens, de);
+        HNorm.Backward(n, state.G.Span, d, state.GRstd, dcat.Span[d..], 2 * d, dPrevious.Span, d, accumulate: false);
+    }
 }

@@ -24,4 +24,21 @@ public sealed class RmsNormLayer(Parameter weight, float eps)
             if (!rstd.IsEmpty) rstd[r] = s;
         }
     }
+
+    /// <summary>
+    /// Backward over rows: dx (+)= ∂L/∂x given dy, the forward input x and its rstd; accumulates the weight's gradient.
+    /// Strided like <see cref="Forward(int, ReadOnlySpan{float}, int, Span{float}, int, Span{float})"/>.
+    /// </summary>
+    public void Backward(int rows, ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy, int lddy,
+        Span<float> dx, int lddx, bool accumulate)
+    {
+        int d = Dim;
+        var w = Weight.Span;
+        var dw = Weight.Grad ?? throw new InvalidOperationException($"{Weight.Name} has no gradient buffer.");
+        for (int r = 0; r < rows; r++)
+            RmsNorm.Backward(dy.Slice(r * lddy, d), x.Slice(r * ldx, d), w, rstd[r], dx.Slice(r * lddx, d), dw, accumulate);
+    }
+
+    public void Backward(Tensor x, ReadOnlySpan<float> rstd, Tensor dy, Tensor dx, bool accumulate) =>
+        Backward(x.Rows, x.Span, Dim, rstd, dy.Span, Dim, dx.Span, Dim, accumulate);
 }

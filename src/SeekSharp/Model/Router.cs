@@ -86,6 +86,57 @@ public sealed class Router
         for (int i = 0; i < chosen.Length; i++) weights[i] *= scale;
     }
 
+    /// <summary>
+    /// Backward through the gate. <paramref name="dWeights"/> [n·K] is ∂L/∂g for the chosen experts' gating weights;
+    /// <paramref name="balance"/>, when given, is ∂L/∂s̄ for the balance loss's renormalised affinities
+    /// s̄_i = s_i / Σ_j s_j, one row per sequence ([B, N_r], every token of sequence b gets row b).
+    /// The top-k choice and the bias get no gradient (spec §10.1). Accumulates ∂L/∂W_g and adds ∂L/∂u into du.
+    /// </summary>
+    public void Backward(ForwardContext ctx, Routing routing, Tensor u, ReadOnlySpan<float> dWeights,
+        ReadOnlySpan<float> balance, int seqLen, Tensor du)
+    {
+        int n = routing.Tokens, e = Experts, k = ExpertsPerToken;
+        var da = ctx.Arena.AllocateUninitialized(new TensorShape(n, e));       // [n, N_r] ∂L/∂logits
+        Span<float> ds = stackalloc float[e];
+        float scale = (float)_c.RoutedScalingFactor;
+        for (int t = 0; t < n; t++)
+        {
+            var s = routing.Scores.Row(t);
+            ds.Clear();
+            var chosen = routing.Indices.AsSpan(t * k, k);
+            var dw = dWeights.Slice(t * k, k);
+            if (_c.NormTopkProb)
+            {
+                // g_i = c·s_i / S, S = Σ_chosen s + ε:  ∂L/∂s_j = c/S · (dg_j − Σ_i dg_i·s_i / S)
+                float sum = 1e-20f, dot = 0;
+                for (int i = 0; i < k; i++) { sum += s[chosen[i]]; dot += dw[i] * s[chosen[i]]; }
+                for (int i = 0; i < k; i++) ds[chosen[i]] += scale / sum * (dw[i] - dot / sum);
+            }
+            else
+                for (int i = 0; i < k; i++) ds[chosen[i]] += scale * dw[i];
+            if (!balance.IsEmpty)
+            {
+                // s̄ = s / Σ s:  ∂L/∂s_j = (∂L/∂s̄_j − Σ_i ∂L/∂s̄_i · s̄_i) / Σ s
+                var db = balance.Slice(t / seqLen * e, e);
+                float total = 0, dot = 0;
+                for (int j = 0; j < e; j++) total += s[j];
+                for (int j = 0; j < e; j++) dot += db[j] * s[j];
+                dot /= total;
+                for (int j = 0; j < e; j++) ds[j] += (db[j] - dot) / total;
+            }
+            var dar = da.Row(t);
+            if (_c.ScoringFunc == ScoringFunction.Sigmoid)
+                for (int j = 0; j < e; j++) dar[j] = ds[j] * s[j] * (1 - s[j]);
+            else
+            {
+                float dot = VectorOps.Dot(s, ds);
+                for (int j = 0; j < e; j++) dar[j] = s[j] * (ds[j] - dot);
+            }
+        }
+        Linear.BackwardWeight(ctx.Pool, n, da.Span, e, u.Span, u.Cols, Weight);
+        Linear.BackwardInput(ctx.Pool, n, da.Span, e, Weight, du.Span, u.Cols, accumulate: true);
+    }
+
     private static float TopTwoSum(ReadOnlySpan<float> x)
     {
         if (x.Length == 1) return x[0];

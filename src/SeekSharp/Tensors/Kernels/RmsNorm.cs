@@ -40,20 +40,40 @@ public static class RmsNorm
     }
 
     /// <summary>
-    /// Backward of one row: given dy, x, w and the forward's rstd, accumulates dw += dy ⊙ x̂ and writes dx.
-    /// With x̂ = x·rstd: dx = rstd · (g − x̂ · mean(g ⊙ x̂)), where g = dy ⊙ w.
+    /// Backward of one row: given dy, x, w and the forward's rstd, accumulates dw += dy ⊙ x̂ and writes (or, with
+    /// <paramref name="accumulate"/>, adds) dx. With x̂ = x·rstd and g = dy ⊙ w: dx = rstd · (g − x̂ · mean(g ⊙ x̂)).
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float rstd,
-        Span<float> dx, Span<float> dWeightAccumulator, Span<float> scratch)
+        Span<float> dx, Span<float> dWeightAccumulator, bool accumulate = false)
     {
         int d = x.Length;
-        var g = scratch[..d];
-        TensorPrimitives.Multiply(dy, weight, g);                       // g = dy ⊙ w
-        float dot = TensorPrimitives.Dot(g, x) * rstd / d;              // mean(g ⊙ x̂)
-        // dW += dy ⊙ x̂
-        for (int i = 0; i < d; i++) dWeightAccumulator[i] += dy[i] * x[i] * rstd;
-        // dx = rstd·g − x·rstd²·dot  (x̂·rstd = x·rstd²)
-        float c = rstd * rstd * dot;
-        for (int i = 0; i < d; i++) dx[i] = rstd * g[i] - x[i] * c;
+        float dot = 0;
+        for (int i = 0; i < d; i++) dot += dy[i] * weight[i] * x[i];
+        dot *= rstd / d;                                   // mean(g ⊙ x̂)
+        float c = rstd * rstd * dot;                       // x̂·rstd·mean = x·rstd²·mean
+        for (int i = 0; i < d; i++)
+        {
+            float xi = x[i], dyi = dy[i];
+            dWeightAccumulator[i] += dyi * xi * rstd;
+            float v = rstd * dyi * weight[i] - xi * c;
+            dx[i] = accumulate ? dx[i] + v : v;
+        }
+    }
+
+    /// <summary>The backward in double, for tests.</summary>
+    public static void BackwardReference(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps,
+        Span<float> dx, Span<float> dWeight)
+    {
+        int d = x.Length;
+        double ss = 0;
+        foreach (var v in x) ss += (double)v * v;
+        double r = 1.0 / Math.Sqrt(ss / d + eps);
+        double dot = 0;
+        for (int i = 0; i < d; i++) dot += (double)dy[i] * weight[i] * x[i];
+        for (int i = 0; i < d; i++)
+        {
+            dWeight[i] += (float)(dy[i] * x[i] * r);
+            dx[i] = (float)(r * dy[i] * weight[i] - x[i] * r * r * r * dot / d);
+        }
     }
 }

@@ -1,0 +1,170 @@
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+using SeekSharp.Tensors.Kernels;
+
+namespace SeekSharp.Training;
+
+/// <summary>
+/// The training objective and its gradient with respect to the model's outputs (the definition in the golden
+/// grads.json): for a batch of B sequences of T tokens,
+/// <list type="bullet">
+/// <item>L_main = mean over b and t = 0..T−2 of CE(logits[b, t], tokens[b, t+1]);</item>
+/// <item>L_mtp = (1/D) Σ_k mean over b and i = 0..T−k−2 of CE(mtp_logits_k[b, i], tokens[b, i+k+1]) (k from 1);</item>
+/// <item>L_bal = Σ over MoE layers (main and MTP) of the mean over b of Σ_i f_i·P_i, with, over that layer's T′ positions,
+/// f_i = N_r/(K_r·T′)·(tokens routed to i) and P_i = (1/T′) Σ_t s_{i,t}/Σ_j s_{j,t} (gradient through P only);</item>
+/// <item>L = L_main + λ·L_mtp + α·L_bal.</item>
+/// </list>
+/// </summary>
+public static class TrainingLoss
+{
+    /// <summary>The loss and its gradients: dLogits [N, V], one tensor per MTP depth, and ∂L/∂s̄ per MoE layer.</summary>
+    public sealed record Gradients(Tensor DLogits, Tensor[] DMtpLogits, Dictionary<int, float[]> Balance);
+
+    public static (LossResult Loss, Gradients Grads) Compute(ForwardContext ctx, DeepSeekModel model, ModelState state, LossWeights weights)
+    {
+        var batch = state.Batch;
+        int b = batch.Batch, t = batch.SeqLen, vocab = model.Config.VocabSize;
+        if (t < 2) throw new InvalidInputException("Training sequences need at least 2 tokens.");
+        var tokens = state.Tokens;
+
+        var dLogits = ctx.Arena.AllocateUninitialized(new TensorShape(b * t, vocab));
+        double main = CrossEntropy(ctx, state.Logits, dLogits, tokens, b, t, t, offset: 1, scoredRows: t - 1, weight: 1.0);
+
+        bool mtp = weights.MtpLambda > 0 && model.Mtp.Length > 0;
+        var dMtp = new Tensor[mtp ? model.Mtp.Length : 0];
+        double mtpLoss = 0;
+        for (int k = 0; k < dMtp.Length; k++)
+        {
+            int rows = t - k - 1;                    // module k (0-based) has T−k−1 rows per sequence
+            int scored = t - k - 2;                  // row i predicts tokens[i + k + 2]
+            if (scored <= 0) throw new InvalidInputException($"Sequences of {t} tokens are too short for MTP depth {k + 1}.");
+            dMtp[k] = ctx.Arena.AllocateUninitialized(new TensorShape(b * rows, vocab));
+            mtpLoss += CrossEntropy(ctx, state.Mtp[k].Logits, dMtp[k], tokens, b, rows, t, offset: k + 2, scoredRows: scored,
+                weight: weights.MtpLambda / model.Mtp.Length);
+        }
+        if (dMtp.Length > 0) mtpLoss /= model.Mtp.Length;
+
+        var balance = new Dictionary<int, float[]>();
+        double bal = 0;
+        if (weights.BalanceAlpha > 0)
+            foreach (var (layer, moeState, seqLen) in MoeLayers(model, state, dMtp.Length))
+            {
+                var (value, grad) = BalanceLoss(moeState, model.Config, b, seqLen, weights.BalanceAlpha, weights.BalanceScope);
+                bal += value;
+                balance[layer] = grad;
+            }
+
+        var loss = new LossResult
+        {
+            Main = main,
+            Mtp = mtpLoss,
+            Balance = bal,
+            Total = main + weights.MtpLambda * mtpLoss + weights.BalanceAlpha * bal,
+            Tokens = b * (t - 1),
+        };
+        return (loss, new Gradients(dLogits, dMtp, balance));
+    }
+
+    /// <summary>Every MoE layer that ran: (layer index, its MoE state, its positions per sequence).</summary>
+    public static IEnumerable<(int Layer, Moe.Activations State, int SeqLen)> MoeLayers(DeepSeekModel model, ModelState state, int mtpDepthsRun)
+    {
+        for (int l = 0; l < model.Layers.Length; l++)
+            if (model.Layers[l].Moe is not null) yield return (l, state.Layers[l].Moe, state.Batch.SeqLen);
+        for (int k = 0; k < mtpDepthsRun; k++)
+            if (model.Mtp[k].Layer.Moe is not null)
+                yield return (model.Config.NumHiddenLayers + k, state.Mtp[k].Layer.Moe, state.Mtp[k].Batch.SeqLen);
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of rows (b, i), i &lt; scoredRows, against tokens[b·T + i + offset]; writes ∂(weight·mean)/∂logits
+    /// (rows past scoredRows get 0). Returns the mean. Rows are independent, so they run in parallel; the sum is taken
+    /// in row order.
+    /// </summary>
+    private static double CrossEntropy(ForwardContext ctx, Tensor logits, Tensor dLogits, ReadOnlySpan<int> tokens,
+        int batch, int rows, int seqLen, int offset, int scoredRows, double weight)
+    {
+        var job = CrossEntropyJob.ForThisThread();
+        var targets = new int[batch * rows];
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < rows; i++)
+                targets[b * rows + i] = i < scoredRows ? tokens[b * seqLen + i + offset] : -1;
+        var losses = new double[batch * rows];
+        job.Set(logits, dLogits, targets, losses, (float)(weight / (batch * scoredRows)));
+        ctx.Pool.For(batch * rows, job);
+        job.Clear();
+        double sum = 0;
+        foreach (var l in losses) sum += l;
+        return sum / (batch * scoredRows);
+    }
+
+    private sealed class CrossEntropyJob : ParallelWork
+    {
+        [ThreadStatic] private static CrossEntropyJob? t_job;
+        public static CrossEntropyJob ForThisThread() => t_job ??= new CrossEntropyJob();
+        private Tensor _logits, _dLogits;
+        private int[] _targets = null!;
+        private double[] _losses = null!;
+        private float _scale;
+
+        public void Set(Tensor logits, Tensor dLogits, int[] targets, double[] losses, float scale) =>
+            (_logits, _dLogits, _targets, _losses, _scale) = (logits, dLogits, targets, losses, scale);
+        public void Clear() { _logits = _dLogits = default; _targets = null!; _losses = null!; }
+
+        public override void Execute(int row)
+        {
+            var d = _dLogits.Row(row);
+            int target = _targets[row];
+            if (target < 0) { d.Clear(); return; }
+            var x = _logits.Row(row);
+            float lse = Softmax.LogSumExp(x);
+            _losses[row] = lse - x[target];
+            Softmax.Forward(x, d);                                  // p
+            d[target] -= 1f;                                        // p − onehot
+            VectorOps.Scale(d, _scale);
+        }
+    }
+
+    /// <summary>
+    /// One MoE layer's balance term (Σ over sequences, mean) and ∂(α·term)/∂s̄ as [B, N_r] rows (every token of
+    /// sequence b shares row b). The batch scope pools all tokens into one "sequence".
+    /// </summary>
+    private static (double Value, float[] Grad) BalanceLoss(Moe.Activations moe, ModelConfig c, int batch, int seqLen, double alpha, BalanceLossScope scope)
+    {
+        int experts = c.NRoutedExperts!.Value, k = c.NumExpertsPerTok!.Value;
+        var routing = moe.Routing;
+        int groups = scope == BalanceLossScope.Sequence ? batch : 1;
+        int perGroup = scope == BalanceLossScope.Sequence ? seqLen : batch * seqLen;
+        var grad = new float[batch * experts];
+        double total = 0;
+        var f = new double[experts];
+        var p = new double[experts];
+        for (int g = 0; g < groups; g++)
+        {
+            Array.Clear(f);
+            Array.Clear(p);
+            for (int tok = g * perGroup; tok < (g + 1) * perGroup; tok++)
+            {
+                for (int i = 0; i < k; i++) f[routing.Indices[tok * k + i]] += 1;
+                var s = routing.Scores.Row(tok);
+                double sum = 0;
+                foreach (var v in s) sum += v;
+                for (int j = 0; j < experts; j++) p[j] += s[j] / sum;
+            }
+            double value = 0;
+            for (int j = 0; j < experts; j++)
+            {
+                f[j] *= (double)experts / (k * perGroup);
+                p[j] /= perGroup;
+                value += f[j] * p[j];
+            }
+            total += value / groups;
+            // ∂(α · mean_g Σ f·P)/∂s̄_{j,t} = α/groups · f_j / perGroup
+            for (int seq = 0; seq < batch; seq++)
+            {
+                if (scope == BalanceLossScope.Sequence && seq != g) continue;
+                for (int j = 0; j < experts; j++) grad[seq * experts + j] = (float)(alpha / groups * f[j] / perGroup);
+            }
+        }
+        return (total, grad);
+    }
+}
