@@ -85,12 +85,18 @@ public class DeepSeekEncodeTests
         Assert.Equal("🦙", Tok.Decode(ids));
     }
 
+    // Built in code: a lone surrogate cannot survive in an attribute argument.
+    public static TheoryData<string, string> LoneSurrogateTexts() => new()
+    {
+        { "\uD800", "\uFFFD" },
+        { "a\uDC00b", "a\uFFFDb" },
+        { "x\uD83D", "x\uFFFD" },
+        { "\uDE00\uD83Dtail", "\uFFFD\uFFFDtail" },
+        { "🙂\uD800🙂", "🙂\uFFFD🙂" },
+    };
+
     [Theory]
-    [InlineData("\uD800", "\uFFFD")]
-    [InlineData("a\uDC00b", "a\uFFFDb")]
-    [InlineData("x\uD83D", "x\uFFFD")]
-    [InlineData("\uDE00\uD83Dtail", "\uFFFD\uFFFDtail")]
-    [InlineData("🙂\uD800🙂", "🙂\uFFFD🙂")]
+    [MemberData(nameof(LoneSurrogateTexts), DisableDiscoveryEnumeration = true)]
     public void LoneSurrogatesEncodeAsTheBytesOfTheReplacementCharacter(string text, string decoded)
     {
         var ids = Tok.Encode(text);
