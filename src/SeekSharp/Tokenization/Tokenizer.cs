@@ -76,6 +76,8 @@ public sealed class Tokenizer
         EosId = SpecialId(config.EosToken, "eos_token", source);
         PadId = SpecialId(config.PadToken, "pad_token", source);
         AddBosToken = config.AddBosToken;
+        if (config.ChatTemplate is not null)
+            ChatTemplate = new ChatTemplate(config.ChatTemplate, config.BosToken, config.EosToken, config.PadToken);
     }
 
     /// <summary>Highest token id + 1, added tokens included (DeepSeek-V3: 128 815).</summary>
@@ -87,6 +89,9 @@ public sealed class Tokenizer
 
     /// <summary>Whether the model expects BOS before plain text (tokenizer_config.json's add_bos_token); pass it as <c>addBos</c>.</summary>
     public bool AddBosToken { get; }
+
+    /// <summary>The conversation format from tokenizer_config.json's chat_template, or null if it has none.</summary>
+    public ChatTemplate? ChatTemplate { get; }
 
     /// <summary>The added tokens, in the order tokenizer.json lists them.</summary>
     public IReadOnlyList<AddedToken> AddedTokens => _file.AddedTokens;
@@ -133,6 +138,17 @@ public sealed class Tokenizer
         if (addBos)
             sink.Add(BosId ?? throw new TokenizerException("this tokenizer has no BOS token (tokenizer_config.json has no bos_token)"));
         EncodeCore(text, ref sink);
+    }
+
+    /// <summary>
+    /// Renders a conversation with <see cref="ChatTemplate"/> and encodes it. No BOS is added here: DeepSeek's
+    /// templates write BOS themselves, and a second one would change what the model sees.
+    /// </summary>
+    /// <exception cref="TokenizerException">The tokenizer has no chat template, or the template cannot render these messages.</exception>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        var template = ChatTemplate ?? throw new TokenizerException("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
+        return Encode(template.Render(messages, addGenerationPrompt));
     }
 
     /// <summary>How many ids <see cref="Encode(string, bool)"/> would give (without BOS), with no id array allocated.</summary>
