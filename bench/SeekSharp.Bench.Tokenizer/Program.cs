@@ -11,6 +11,7 @@ namespace SeekSharp.Bench.Tokenizer;
 /// dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- speed [--mb 1.5] [--reps 7]
 /// dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- verify [--count 20000] [--seed 1]
 /// dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- gen-cases --out FILE [--count 400] [--seed 7]
+/// dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- corpus --out FILE [--mb 5]
 /// dotnet run -c Release --project bench/SeekSharp.Bench.Tokenizer -- check-trained --tokenizer DIR --text FILE
 /// </summary>
 public static class Program
@@ -29,10 +30,15 @@ public static class Program
             case "gen-cases":
                 return GenerateCases(tokenizerDir, Option(args, "--out") ?? throw new ArgumentException("--out FILE"),
                     int.Parse(Option(args, "--count") ?? "400"), ulong.Parse(Option(args, "--seed") ?? "7"));
+            case "corpus":
+                var docs = Corpus.Documents(repo, Ours.Load(tokenizerDir), (int)(double.Parse(Option(args, "--mb") ?? "5") * 1024 * 1024));
+                File.WriteAllText(Option(args, "--out") ?? throw new ArgumentException("--out FILE"), string.Concat(docs));
+                Console.WriteLine($"wrote {docs.Count} documents");
+                return 0;
             case "check-trained":
                 return CheckTrained(tokenizerDir, Option(args, "--text") ?? throw new ArgumentException("--text FILE"));
             default:
-                Console.Error.WriteLine($"unknown command '{command}': speed, verify, gen-cases, check-trained");
+                Console.Error.WriteLine($"unknown command '{command}': speed, verify, gen-cases, corpus, check-trained");
                 return 2;
         }
     }

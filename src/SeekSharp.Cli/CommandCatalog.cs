@@ -7,6 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All(TextWriter stdout, TextWriter stderr)
     {
-        yield break;
+        yield return TokenizeCommand.Create(stdout, stderr);
+        yield return DetokenizeCommand.Create(stdout, stderr);
+        yield return ChatTemplateCommand.Create(stdout, stderr);
+        yield return TokenizerTrainCommand.Create(stdout, stderr);
     }
 }
