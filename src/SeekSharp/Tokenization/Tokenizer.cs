@@ -39,6 +39,7 @@ public sealed class Tokenizer
         Pipeline.CheckNormalizer(file.Normalizer, source);
         Pipeline.CheckDecoder(file.Decoder, source);
         _preTokenizer = Pipeline.CreatePreTokenizer(file.PreTokenizer, source);
+        ChunkChars = _preTokenizer is DeepSeekPreTokenizer ? 1 << 14 : int.MaxValue;
 
         _vocabByToken = new Dictionary<string, int>(file.Vocab.Length, StringComparer.Ordinal);
         for (int id = 0; id < file.Vocab.Length; id++)
@@ -227,14 +228,48 @@ public sealed class Tokenizer
 
     private void EncodeOrdinary<TSink>(ReadOnlySpan<char> text, ref TSink sink, Scratch scratch) where TSink : struct, ITokenSink
     {
-        if (text.IsEmpty)
-            return;
-        var pieces = scratch.Pieces;
-        pieces.Clear();
-        _preTokenizer.Split(text, pieces);
-        for (int i = 0; i < pieces.Count; i++)
-            EncodePiece(text[pieces.Start(i)..pieces.End(i)], ref sink, scratch);
+        // Long text is cut into chunks at places no piece can span, so the piece buffer stays small (and in cache).
+        for (int start = 0; start < text.Length;)
+        {
+            int end = NextChunkEnd(text, start, ChunkChars);
+            var chunk = text[start..end];
+            var pieces = scratch.Pieces;
+            pieces.Clear();
+            _preTokenizer.Split(chunk, pieces);
+            for (int i = 0; i < pieces.Count; i++)
+                EncodePiece(chunk[pieces.Start(i)..pieces.End(i)], ref sink, scratch);
+            start = end;
+        }
     }
+
+    /// <summary>
+    /// Chunk size for long text, in UTF-16 units. The cuts are proven safe for DeepSeek-V3's pre-tokenizer only, so
+    /// other pre-tokenizers get no chunking. Tests change it to compare chunked and whole encoding.
+    /// </summary>
+    internal int ChunkChars { get; set; }
+
+    /// <summary>
+    /// Where the chunk that starts at <paramref name="start"/> should end: about <paramref name="size"/> units on, at a
+    /// cut that no piece of the byte-level pre-tokenizers can span. That is after a line break followed by a
+    /// non-space character (the break always ends a match and nothing matches across it), or between an ASCII letter
+    /// and a space (a letter run ends there and every match containing a space starts with it). With no such cut
+    /// the text is not cut.
+    /// </summary>
+    internal static int NextChunkEnd(ReadOnlySpan<char> text, int start, int size)
+    {
+        if (text.Length - start <= size)
+            return text.Length;
+        for (int p = start + size; p > start + size / 2; p--)
+            if (IsSafeCut(text, p))
+                return p;
+        for (int p = start + size + 1; p < text.Length; p++)
+            if (IsSafeCut(text, p))
+                return p;
+        return text.Length;
+    }
+
+    private static bool IsSafeCut(ReadOnlySpan<char> text, int p) =>
+        (text[p - 1] == '\n' && !UnicodeClasses.IsWhiteSpace(text[p])) || (text[p] == ' ' && char.IsAsciiLetter(text[p - 1]));
 
     private void EncodePiece<TSink>(ReadOnlySpan<char> piece, ref TSink sink, Scratch scratch) where TSink : struct, ITokenSink
     {
