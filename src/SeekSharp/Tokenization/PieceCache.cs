@@ -20,7 +20,7 @@ internal sealed class PieceCache
     public PieceCache(int capacity)
     {
         _capacity = capacity;
-        _map = new ConcurrentDictionary<string, int[]>(concurrencyLevel: Environment.ProcessorCount, capacity: 1024);
+        _map = new ConcurrentDictionary<string, int[]>(concurrencyLevel: Environment.ProcessorCount, capacity: 16_384);
         _lookup = _map.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
