@@ -10,5 +10,9 @@ internal static class CommandCatalog
         yield return InfoCommand.Create(stdout, stderr);
         yield return ScoreCommand.Create(stdout, stderr);
         yield return InitCommand.Create(stdout, stderr);
+        yield return TokenizeCommand.Create(stdout, stderr);
+        yield return DetokenizeCommand.Create(stdout, stderr);
+        yield return ChatTemplateCommand.Create(stdout, stderr);
+        yield return TokenizerTrainCommand.Create(stdout, stderr);
     }
 }
