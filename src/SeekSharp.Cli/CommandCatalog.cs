@@ -10,6 +10,7 @@ internal static class CommandCatalog
         yield return InfoCommand.Create(stdout, stderr);
         yield return ScoreCommand.Create(stdout, stderr);
         yield return InitCommand.Create(stdout, stderr);
+        yield return TrainCommand.Create(stdout, stderr);
         yield return TokenizeCommand.Create(stdout, stderr);
         yield return DetokenizeCommand.Create(stdout, stderr);
         yield return ChatTemplateCommand.Create(stdout, stderr);

@@ -20,14 +20,15 @@ public static class TrainingLoss
     /// <summary>The loss and its gradients: dLogits [N, V], one tensor per MTP depth, and ∂L/∂s̄ per MoE layer.</summary>
     public sealed record Gradients(Tensor DLogits, Tensor[] DMtpLogits, Dictionary<int, float[]> Balance);
 
-    public static (LossResult Loss, Gradients Grads) Compute(ForwardContext ctx, DeepSeekModel model, ModelState state, LossWeights weights)
+    public static (LossResult Loss, Gradients Grads) Compute(ForwardContext ctx, DeepSeekModel model, ModelState state, LossWeights weights,
+        bool computeGradients = true)
     {
         var batch = state.Batch;
         int b = batch.Batch, t = batch.SeqLen, vocab = model.Config.VocabSize;
         if (t < 2) throw new InvalidInputException("Training sequences need at least 2 tokens.");
         var tokens = state.Tokens;
 
-        var dLogits = ctx.Arena.AllocateUninitialized(new TensorShape(b * t, vocab));
+        var dLogits = computeGradients ? ctx.Arena.AllocateUninitialized(new TensorShape(b * t, vocab)) : default;
         double main = CrossEntropy(ctx, state.Logits, dLogits, tokens, b, t, t, offset: 1, scoredRows: t - 1, weight: 1.0);
 
         bool mtp = weights.MtpLambda > 0 && model.Mtp.Length > 0;
@@ -38,7 +39,7 @@ public static class TrainingLoss
             int rows = t - k - 1;                    // module k (0-based) has T−k−1 rows per sequence
             int scored = t - k - 2;                  // row i predicts tokens[i + k + 2]
             if (scored <= 0) throw new InvalidInputException($"Sequences of {t} tokens are too short for MTP depth {k + 1}.");
-            dMtp[k] = ctx.Arena.AllocateUninitialized(new TensorShape(b * rows, vocab));
+            dMtp[k] = computeGradients ? ctx.Arena.AllocateUninitialized(new TensorShape(b * rows, vocab)) : default;
             mtpLoss += CrossEntropy(ctx, state.Mtp[k].Logits, dMtp[k], tokens, b, rows, t, offset: k + 2, scoredRows: scored,
                 weight: weights.MtpLambda / model.Mtp.Length);
         }
@@ -112,12 +113,14 @@ public static class TrainingLoss
 
         public override void Execute(int row)
         {
-            var d = _dLogits.Row(row);
             int target = _targets[row];
-            if (target < 0) { d.Clear(); return; }
+            bool grads = !_dLogits.IsEmpty;
+            if (target < 0) { if (grads) _dLogits.Row(row).Clear(); return; }
             var x = _logits.Row(row);
             float lse = Softmax.LogSumExp(x);
             _losses[row] = lse - x[target];
+            if (!grads) return;
+            var d = _dLogits.Row(row);
             Softmax.Forward(x, d);                                  // p
             d[target] -= 1f;                                        // p − onehot
             VectorOps.Scale(d, _scale);

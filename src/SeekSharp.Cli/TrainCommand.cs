@@ -1,0 +1,134 @@
+using System.CommandLine;
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+using SeekSharp.Tokenization;
+using SeekSharp.Training;
+
+namespace SeekSharp.Cli;
+
+/// <summary><c>seeksharp train</c>: trains from scratch (--config / --preset) or from a checkpoint (--init-from), or continues a run (--resume).</summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var config = new Option<string?>("--config") { Description = "Train a new model with this config.json." };
+        var preset = new Option<string?>("--preset") { Description = $"Train a new model with a named config ({string.Join(", ", Presets.Names)})." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start from the weights of a model folder (fine-tuning)." };
+        var data = new Option<string?>("--data") { Description = "Text file, folder of text files, .bin of token ids, or JSON array of token rows." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for text data (default: the one in --init-from; else UTF-8 bytes)." };
+        var output = new Option<string>("--out") { Description = "Run folder: run.json, metrics.jsonl, checkpoints/.", Required = true };
+        var steps = new Option<int?>("--steps") { Description = "Optimiser steps (default 1000)." };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => 4 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence (text and .bin data).", DefaultValueFactory = _ => 256 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 6e-4 };
+        var minLr = new Option<double?>("--min-lr") { Description = "Final learning rate (default lr/10)." };
+        var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default steps/20)." };
+        var schedule = new Option<string>("--schedule") { Description = "cosine, constant-cosine (the report's shape) or constant.", DefaultValueFactory = _ => "cosine" };
+        schedule.AcceptOnlyFromAmong("cosine", "constant-cosine", "constant");
+        var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd.", DefaultValueFactory = _ => "adamw" };
+        optimizer.AcceptOnlyFromAmong("adamw", "sgd");
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay on matrices.", DefaultValueFactory = _ => 0.1 };
+        var gradClip = new Option<double>("--grad-clip") { Description = "Global gradient-norm clip; 0 = off.", DefaultValueFactory = _ => 1.0 };
+        var mtpLambda = new Option<double>("--mtp-lambda") { Description = "Weight λ of the MTP loss.", DefaultValueFactory = _ => 0.3 };
+        var balanceAlpha = new Option<double?>("--balance-alpha") { Description = "Weight α of the balance loss (default 1e-4; 0.01 with --balance aux-loss)." };
+        var balanceMode = new Option<string>("--balance") { Description = "aux-free: bias updates + tiny sequence-wise loss (DeepSeek-V3); aux-loss: a classic batch-wise auxiliary loss only.", DefaultValueFactory = _ => "aux-free" };
+        balanceMode.AcceptOnlyFromAmong("aux-free", "aux-loss");
+        var biasSpeed = new Option<double>("--bias-update-speed") { Description = "γ of the expert-bias update.", DefaultValueFactory = _ => 0.001 };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed (initialisation and data order).", DefaultValueFactory = _ => 0UL };
+        var threads = CliCommon.ThreadsOption();
+        var evalEvery = new Option<int>("--eval-every") { Description = "Validation loss every N steps; 0 = off.", DefaultValueFactory = _ => 100 };
+        var evalBatches = new Option<int>("--eval-batches") { Description = "Validation batches per evaluation.", DefaultValueFactory = _ => 8 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N steps (and at the end).", DefaultValueFactory = _ => 100 };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep.", DefaultValueFactory = _ => 3 };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Share of the data held out for validation.", DefaultValueFactory = _ => 0.05 };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its newest checkpoint." };
+        var command = new Command("train", "Train a DeepSeek-V3-architecture model (MLA, MoE with bias balancing, MTP).")
+        {
+            config, preset, initFrom, data, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
+            mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
+        };
+        command.SetAction((r, ct) => Task.FromResult(CliRunner.Guard(stderr, () =>
+        {
+            using var pool = CliCommon.Pool(r.GetValue(threads));
+            string dir = r.GetValue(output)!;
+            TrainingRun run;
+            if (r.GetValue(resume))
+            {
+                run = TrainingRun.Resume(dir, pool, r.GetValue(steps));
+                stderr.WriteLine($"resuming {dir} at step {run.Trainer.Step} of {run.Trainer.Options.Steps}");
+            }
+            else
+            {
+                int sources = new[] { r.GetValue(config), r.GetValue(preset), r.GetValue(initFrom) }.Count(s => s is not null);
+                if (sources != 1) throw new UsageException("give exactly one of --config, --preset or --init-from (or --resume).");
+                if (r.GetValue(data) is null) throw new UsageException("--data is required for a new run.");
+                DeepSeekModel model;
+                Tokenizer? tok = r.GetValue(tokenizer) is { } tp ? Tokenizer.Load(tp) : null;
+                if (r.GetValue(initFrom) is { } from)
+                {
+                    model = CliCommon.LoadModel(from, stderr, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
+                    if (tok is null && File.Exists(Path.Combine(from, "tokenizer.json"))) tok = Tokenizer.Load(from);
+                }
+                else
+                {
+                    var (cfg, _) = InfoCommand.ConfigFrom(r.GetValue(config), r.GetValue(preset));
+                    model = DeepSeekModel.Create(cfg);
+                    ModelInitializer.Initialize(model, r.GetValue(seed));
+                }
+                int totalSteps = r.GetValue(steps) ?? 1000;
+                bool auxLoss = r.GetValue(balanceMode) == "aux-loss";
+                var options = new TrainingOptions
+                {
+                    Steps = totalSteps,
+                    BatchSize = r.GetValue(batch),
+                    SeqLen = r.GetValue(seqLen),
+                    Schedule = new LearningRateSchedule
+                    {
+                        Peak = r.GetValue(lr),
+                        Minimum = r.GetValue(minLr) ?? r.GetValue(lr) / 10,
+                        Warmup = r.GetValue(warmup) ?? totalSteps / 20,
+                        TotalSteps = totalSteps,
+                        Shape = r.GetValue(schedule) switch { "constant-cosine" => ScheduleShape.ConstantThenCosine, "constant" => ScheduleShape.Constant, _ => ScheduleShape.Cosine },
+                    },
+                    Optimizer = new OptimizerOptions
+                    {
+                        Kind = r.GetValue(optimizer) == "sgd" ? OptimizerKind.Sgd : OptimizerKind.AdamW,
+                        WeightDecay = r.GetValue(weightDecay),
+                        GradClip = r.GetValue(gradClip),
+                    },
+                    Loss = new LossWeights
+                    {
+                        MtpLambda = r.GetValue(mtpLambda),
+                        BalanceAlpha = r.GetValue(balanceAlpha) ?? (auxLoss ? 0.01 : 1e-4),
+                        BalanceScope = auxLoss ? BalanceLossScope.Batch : BalanceLossScope.Sequence,
+                    },
+                    BiasUpdateSpeed = auxLoss ? 0 : r.GetValue(biasSpeed),
+                    Seed = r.GetValue(seed),
+                    EvalEvery = r.GetValue(evalEvery),
+                    EvalBatches = r.GetValue(evalBatches),
+                    SaveEvery = r.GetValue(saveEvery),
+                    KeepCheckpoints = r.GetValue(keep),
+                    ValidationFraction = r.GetValue(valFraction),
+                    DataPath = Path.GetFullPath(r.GetValue(data)!),
+                };
+                run = TrainingRun.Start(dir, model, tok, options, pool);
+                stderr.WriteLine($"training {dir}: {run.Trainer.Data.TrainTokens:N0} training tokens, {run.Trainer.Data.ValidationTokens:N0} held out");
+            }
+            TrainingProgress.Attach(run.Trainer, pool);
+            try
+            {
+                TrainingProgress.Run(run, stderr, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                var saved = run.SaveCheckpoint();
+                stderr.WriteLine($"stopped at step {run.Trainer.Step}; saved {saved}; continue with --resume");
+                return CliRunner.Cancelled;
+            }
+            var final = TrainingRun.LatestCheckpoint(dir);
+            stdout.WriteLine(final);
+            return CliRunner.Ok;
+        })));
+        return command;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+using SeekSharp.Training.Data;
+
+namespace SeekSharp.Training;
+
+/// <summary>
+/// One optimiser step at a time: batch → forward (activations kept) → loss → backward → clip + AdamW → expert-bias
+/// update. Every reduction runs in a fixed order, so the same seed and thread count give bitwise the same run.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly List<int> _batchTokens = new();
+    private readonly ForwardContext _ctx;
+    private readonly ModelState _state;
+    private DataCursor _cursor;
+    private readonly Stopwatch _clock = new();
+    private double _elapsedBefore;
+
+    public DeepSeekModel Model { get; }
+    public TokenDataset Data { get; }
+    public TrainingOptions Options { get; }
+    public Optimizer Optimizer { get; }
+    public WorkerPool Pool { get; }
+    /// <summary>Steps completed.</summary>
+    public long Step { get; private set; }
+    public long TokensSeen { get; private set; }
+    /// <summary>Training FLOPs per token (forward + backward), for the utilisation figure.</summary>
+    public double FlopsPerToken { get; set; }
+    /// <summary>The machine's float32 peak the utilisation is measured against, in FLOP/s.</summary>
+    public double PeakFlops { get; set; }
+
+    public Trainer(DeepSeekModel model, TokenDataset data, TrainingOptions options, WorkerPool pool)
+    {
+        options.Validate();
+        Model = model;
+        Data = data;
+        Options = options;
+        Pool = pool;
+        foreach (var p in model.Parameters)
+        {
+            if (p.StorageType != ElementType.F32) p.ConvertTo(ElementType.F32);
+            p.EnsureGrad();
+        }
+        Optimizer = new Optimizer(model, options.Optimizer);
+        _ctx = new ForwardContext(pool) { SaveActivations = true };
+        _state = model.CreateState();
+        _cursor = DataCursor.Start(options.Seed);
+    }
+
+    private bool RunMtp => Options.Loss.MtpLambda > 0 && Model.Mtp.Length > 0;
+
+    /// <summary>Takes one optimiser step and returns what happened.</summary>
+    public StepMetrics TrainStep()
+    {
+        _clock.Restart();
+        _ctx.Arena.Reset();
+        _ctx.SaveActivations = true;
+        var layout = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens);
+        foreach (var p in Optimizer.Parameters) Array.Clear(p.Grad!);
+        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchTokens);
+        Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
+        var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss);
+        if (!double.IsFinite(loss.Total)) throw new TrainingDivergedException($"The loss is {loss.Total} at step {Step + 1}; lower --lr or check the data.");
+        Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance);
+        var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
+        double lr = Options.Schedule.At(Step);
+        double norm = Optimizer.Step(Pool, lr);
+        ExpertBiasBalancer.Update(Model, balance, Options.BiasUpdateSpeed);
+        Step++;
+        TokensSeen += layout.Rows;
+        double seconds = _clock.Elapsed.TotalSeconds;
+        _elapsedBefore += seconds;
+        double tokensPerSecond = layout.Rows / seconds;
+        return new StepMetrics
+        {
+            Step = Step,
+            Tokens = TokensSeen,
+            Loss = loss.Total,
+            LossMain = loss.Main,
+            LossMtp = loss.Mtp,
+            LossBalance = loss.Balance,
+            LearningRate = lr,
+            GradNorm = norm,
+            TokensPerSecond = tokensPerSecond,
+            Mfu = PeakFlops > 0 ? tokensPerSecond * FlopsPerToken / PeakFlops : 0,
+            ElapsedSeconds = _elapsedBefore,
+            MoeLayers = balance.Select(b => b.Layer).ToArray(),
+            MaxVio = balance.Select(b => b.MaxVio).ToArray(),
+            ExpertLoad = balance.Select(b => { double sum = b.Loads.Sum(); return b.Loads.Select(l => sum == 0 ? 0 : l / sum).ToArray(); }).ToArray(),
+        };
+    }
+
+    /// <summary>Mean losses over the fixed validation batches (no gradients); null when the split is empty.</summary>
+    public LossResult? Evaluate()
+    {
+        double total = 0, main = 0, mtp = 0, bal = 0;
+        int batches = 0;
+        _ctx.SaveActivations = false;
+        foreach (var (layout, tokens) in Data.ValidationBatches(Options.BatchSize, Options.SeqLen, Options.EvalBatches))
+        {
+            _ctx.Arena.Reset();
+            Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
+            var (loss, _) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, computeGradients: false);
+            total += loss.Total; main += loss.Main; mtp += loss.Mtp; bal += loss.Balance;
+            batches++;
+        }
+        _ctx.SaveActivations = true;
+        if (batches == 0) return null;
+        return new LossResult { Total = total / batches, Main = main / batches, Mtp = mtp / batches, Balance = bal / batches };
+    }
+
+    // ------------------------------------------------------------------ state
+
+    private const string Magic = "SeekSharp training state";
+    private const int Version = 1;
+
+    /// <summary>Step, tokens, data cursor and optimiser moments: with the weights, everything a resumed run needs.</summary>
+    public void SaveState(Stream stream)
+    {
+        using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        w.Write(Magic);
+        w.Write(Version);
+        w.Write(Step);
+        w.Write(TokensSeen);
+        w.Write(_elapsedBefore);
+        _cursor.Write(w);
+        Optimizer.Save(w);
+    }
+
+    public void LoadState(Stream stream, string source)
+    {
+        using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            if (r.ReadString() != Magic) throw new CheckpointException($"{source} is not a SeekSharp training state.");
+            int version = r.ReadInt32();
+            if (version != Version) throw new CheckpointException($"{source} is a version {version} training state; this SeekSharp reads version {Version}.");
+            Step = r.ReadInt64();
+            TokensSeen = r.ReadInt64();
+            _elapsedBefore = r.ReadDouble();
+            _cursor = DataCursor.Read(r);
+            Optimizer.Load(r);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new CheckpointException($"{source} is truncated.", e);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using SeekSharp.Formats;
+using SeekSharp.Model;
+using SeekSharp.Tensors;
+using SeekSharp.Tokenization;
+using SeekSharp.Training.Data;
+
+namespace SeekSharp.Training;
+
+/// <summary>
+/// A training run on disk:
+/// <code>
+/// RUN_DIR/run.json                      the options (a resumed run continues exactly these)
+/// RUN_DIR/metrics.jsonl                 one StepMetrics per line
+/// RUN_DIR/checkpoints/step-00000100/    config.json, model.safetensors (F32), tokenizer files, training_state.bin
+/// RUN_DIR/checkpoints/latest            the name of the newest complete checkpoint
+/// </code>
+/// A checkpoint is written into a temporary folder and renamed into place, then <c>latest</c> is replaced the same way,
+/// so a run killed at any moment leaves a complete checkpoint to resume from (step 0 is saved before the first step).
+/// </summary>
+public sealed class TrainingRun
+{
+    public const string RunFile = "run.json", MetricsFile = "metrics.jsonl", CheckpointsDir = "checkpoints", LatestFile = "latest", StateFile = "training_state.bin";
+
+    private readonly Tokenizer? _tokenizer;
+
+    public string Directory { get; }
+    public Trainer Trainer { get; }
+
+    private TrainingRun(string directory, Trainer trainer, Tokenizer? tokenizer)
+    {
+        Directory = directory;
+        Trainer = trainer;
+        _tokenizer = tokenizer;
+    }
+
+    /// <summary>Begins a new run in an empty (or new) folder.</summary>
+    public static TrainingRun Start(string directory, DeepSeekModel model, Tokenizer? tokenizer, TrainingOptions options, WorkerPool pool)
+    {
+        options.Validate();
+        if (System.IO.Directory.Exists(directory) && System.IO.Directory.EnumerateFileSystemEntries(directory).Any())
+            throw new InvalidInputException($"{directory} is not empty: continue it with --resume, or choose a new --out.");
+        System.IO.Directory.CreateDirectory(directory);
+        var data = OpenData(options, model.Config, tokenizer);
+        var run = new TrainingRun(directory, new Trainer(model, data, options, pool), tokenizer);
+        AtomicWrite(Path.Combine(directory, RunFile), JsonSerializer.Serialize(options, TrainingOptions.Json));
+        File.WriteAllText(Path.Combine(directory, MetricsFile), "");
+        run.SaveCheckpoint();
+        return run;
+    }
+
+    /// <summary>Continues a run from its newest checkpoint; <paramref name="steps"/> may extend it.</summary>
+    public static TrainingRun Resume(string directory, WorkerPool pool, int? steps = null)
+    {
+        var runFile = Path.Combine(directory, RunFile);
+        if (!File.Exists(runFile)) throw new InvalidInputException($"{directory} holds no training run to resume ({RunFile} is missing).");
+        TrainingOptions options;
+        try { options = JsonSerializer.Deserialize<TrainingOptions>(File.ReadAllText(runFile), TrainingOptions.Json)!; }
+        catch (JsonException e) { throw new CheckpointException($"{runFile} is not a valid run file: {e.Message}", e); }
+        if (steps is { } s) options = options with { Steps = s, Schedule = options.Schedule with { TotalSteps = s } };
+        var checkpoint = LatestCheckpoint(directory) ?? throw new CheckpointException($"{directory} has no complete checkpoint to resume from.");
+        var model = ModelLoader.Load(checkpoint, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
+        var tokenizer = File.Exists(Path.Combine(checkpoint, "tokenizer.json")) ? Tokenizer.Load(checkpoint) : null;
+        var data = OpenData(options, model.Config, tokenizer);
+        var trainer = new Trainer(model, data, options, pool);
+        using (var stream = File.OpenRead(Path.Combine(checkpoint, StateFile)))
+            trainer.LoadState(stream, Path.Combine(checkpoint, StateFile));
+        var run = new TrainingRun(directory, trainer, tokenizer);
+        run.TruncateMetrics(trainer.Step);
+        return run;
+    }
+
+    private static TokenDataset OpenData(TrainingOptions options, ModelConfig config, Tokenizer? tokenizer)
+    {
+        Func<string, int[]>? encode = tokenizer is null ? null : text => tokenizer.Encode(text);
+        if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
+            throw new InvalidInputException($"The tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize} embedding rows.");
+        if (tokenizer is null && config.VocabSize < 256 && !options.DataPath.EndsWith(".json") && !options.DataPath.EndsWith(".bin"))
+            throw new InvalidInputException($"Without a tokenizer text is read as UTF-8 bytes, which needs vocab_size ≥ 256 (this model has {config.VocabSize}).");
+        return DatasetLoader.Open(options.DataPath, config.VocabSize, encode, tokenizer?.EosId ?? config.EosTokenId, options.ValidationFraction);
+    }
+
+    /// <summary>Trains to <see cref="TrainingOptions.Steps"/>, evaluating and saving as configured; cancellation stops between steps after saving.</summary>
+    public void Run(IProgress<StepMetrics>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var o = Trainer.Options;
+        using var metrics = new StreamWriter(Path.Combine(Directory, MetricsFile), append: true);
+        while (Trainer.Step < o.Steps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var m = Trainer.TrainStep();
+            bool last = Trainer.Step == o.Steps;
+            if (o.EvalEvery > 0 && (Trainer.Step % o.EvalEvery == 0 || last) && Trainer.Evaluate() is { } val)
+                m = m with { ValLoss = val.Total, ValLossMain = val.Main, ValLossMtp = val.Mtp };
+            metrics.WriteLine(JsonSerializer.Serialize(m));
+            metrics.Flush();
+            progress?.Report(m);
+            if (last || (o.SaveEvery > 0 && Trainer.Step % o.SaveEvery == 0)) SaveCheckpoint();
+        }
+    }
+
+    /// <summary>The newest complete checkpoint folder, or null.</summary>
+    public static string? LatestCheckpoint(string runDirectory)
+    {
+        var latest = Path.Combine(runDirectory, CheckpointsDir, LatestFile);
+        if (!File.Exists(latest)) return null;
+        var dir = Path.Combine(runDirectory, CheckpointsDir, File.ReadAllText(latest).Trim());
+        return System.IO.Directory.Exists(dir) ? dir : null;
+    }
+
+    /// <summary>Writes the current weights and state as a new checkpoint and keeps the newest K.</summary>
+    public string SaveCheckpoint()
+    {
+        var root = Path.Combine(Directory, CheckpointsDir);
+        System.IO.Directory.CreateDirectory(root);
+        string name = $"step-{Trainer.Step:D8}";
+        var final = Path.Combine(root, name);
+        var tmp = Path.Combine(root, $".tmp-{name}-{Guid.NewGuid():N}");
+        System.IO.Directory.CreateDirectory(tmp);
+        ModelSaver.Save(Trainer.Model, tmp, TensorDType.F32, metadata: new Dictionary<string, string> { ["seeksharp.step"] = Trainer.Step.ToString() });
+        _tokenizer?.Save(tmp);
+        using (var stream = File.Create(Path.Combine(tmp, StateFile)))
+        {
+            Trainer.SaveState(stream);
+            stream.Flush(flushToDisk: true);
+        }
+        if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, recursive: true);
+        System.IO.Directory.Move(tmp, final);
+        AtomicWrite(Path.Combine(root, LatestFile), name);
+        Prune(root, Trainer.Options.KeepCheckpoints, name);
+        return final;
+    }
+
+    private static void Prune(string root, int keep, string newest)
+    {
+        var all = System.IO.Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>().ToList();
+        foreach (var stale in all.Where(n => n.StartsWith(".tmp-", StringComparison.Ordinal)))
+            System.IO.Directory.Delete(Path.Combine(root, stale), recursive: true);      // left by a killed run
+        var steps = all.Where(n => n.StartsWith("step-", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        foreach (var old in steps.Take(Math.Max(0, steps.Count - keep)))
+            if (old != newest) System.IO.Directory.Delete(Path.Combine(root, old), recursive: true);
+    }
+
+    // Drops metric lines past the checkpoint being resumed: those steps run again.
+    private void TruncateMetrics(long step)
+    {
+        var path = Path.Combine(Directory, MetricsFile);
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(line =>
+        {
+            if (string.IsNullOrWhiteSpace(line)) return false;
+            try { return JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt64() <= step; }
+            catch (JsonException) { return false; }   // a line cut off by the kill
+        }).ToList();
+        AtomicWrite(path, kept.Count == 0 ? "" : string.Join("\n", kept) + "\n");
+    }
+
+    private static void AtomicWrite(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}
