@@ -10,5 +10,6 @@ internal static class CommandCatalog
         yield return InfoCommand.Create(stdout, stderr);
         yield return ScoreCommand.Create(stdout, stderr);
         yield return InitCommand.Create(stdout, stderr);
+        yield return CostCommand.Create(stdout, stderr);
     }
 }
