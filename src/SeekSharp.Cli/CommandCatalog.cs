@@ -15,5 +15,6 @@ internal static class CommandCatalog
         yield return DetokenizeCommand.Create(stdout, stderr);
         yield return ChatTemplateCommand.Create(stdout, stderr);
         yield return TokenizerTrainCommand.Create(stdout, stderr);
+        yield return CostCommand.Create(stdout, stderr);
     }
 }
