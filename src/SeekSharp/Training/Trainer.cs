@@ -34,6 +34,7 @@ public sealed class Trainer
     public Trainer(DeepSeekModel model, TokenDataset data, TrainingOptions options, WorkerPool pool)
     {
         options.Validate();
+        data.CheckFits(options.BatchSize, options.SeqLen);
         Model = model;
         Data = data;
         Options = options;

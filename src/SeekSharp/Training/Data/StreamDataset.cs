@@ -25,6 +25,12 @@ public sealed class StreamDataset : TokenDataset
     public override long TrainTokens => _trainEnd;
     public override long ValidationTokens => _tokens.Length - _trainEnd;
 
+    public override void CheckFits(int batchSize, int seqLen)
+    {
+        if (_trainEnd < seqLen)
+            throw new InvalidInputException($"{Source}: {_trainEnd} training tokens are fewer than one sequence of {seqLen} (lower --seq-len or add data).");
+    }
+
     public override BatchLayout NextBatch(ref DataCursor cursor, int batchSize, int seqLen, List<int> tokens)
     {
         if (_trainEnd < seqLen)

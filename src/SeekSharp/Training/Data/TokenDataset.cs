@@ -16,6 +16,9 @@ public abstract class TokenDataset
     /// <summary>The fixed validation batches (the same every evaluation), at most <paramref name="maxBatches"/>.</summary>
     public abstract IEnumerable<(BatchLayout Layout, int[] Tokens)> ValidationBatches(int batchSize, int seqLen, int maxBatches);
 
+    /// <summary>Throws when the training split cannot fill one batch of this shape.</summary>
+    public virtual void CheckFits(int batchSize, int seqLen) { }
+
     protected static void CheckIds(ReadOnlySpan<int> ids, int vocabSize, string source)
     {
         for (int i = 0; i < ids.Length; i++)
