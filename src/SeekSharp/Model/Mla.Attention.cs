@@ -80,9 +80,13 @@ public sealed partial class Mla
     // ---------------------------------------------------------------- absorbed
 
     /// <summary>
-    /// MQA over the latent: q̃_h = W^UKᵀ_h q^C_h, scores = σ(q̃·cᵀ + q^R·k^Rᵀ) for all (t, h) rows at once, ĉ = P·c,
+    /// MQA over the latent: q̃_h = W^UKᵀ_h q^C_h, scores = σ(q̃·cᵀ + q^R·k^Rᵀ) for all heads of a query at once, ĉ = P·c,
     /// o_h = W^UV_h ĉ_h. c [S, d_c] and kr [S, d_r] are the keys (the cache, or this sequence's own latents).
     /// </summary>
+    /// <remarks>
+    /// Queries are attended one at a time, so a token's result does not depend on how many tokens share the chunk:
+    /// verifying a speculative draft gives bit for bit the logits of decoding token by token.
+    /// </remarks>
     private void AttendAbsorbed(ForwardContext ctx, Tensor q, Tensor c, Tensor kr, Tensor o, int t, int qStart, int kStart)
     {
         var arena = ctx.Arena;
@@ -93,17 +97,19 @@ public sealed partial class Mla
         job.SetAbsorbQuery(ctx.Pool, this, q, qt, qRope, t);
         ctx.Pool.For(_nh, job);
 
-        var scores = arena.AllocateUninitialized(new TensorShape(rows, s));     // [T·n_h, S]
-        Gemm.Multiply(ctx.Pool, rows, s, _dc, qt.Span, _dc, false, c.Span, _dc, true, scores.Span, s);
-        Gemm.Multiply(ctx.Pool, rows, s, _dr, qRope.Span, _dr, false, kr.Span, _dr, true, scores.Span, s, accumulate: true);
+        var scores = arena.AllocateUninitialized(new TensorShape(_nh, s));      // [n_h, S] for one query
+        var cHat = arena.AllocateUninitialized(new TensorShape(rows, _dc));     // [T·n_h, d_c]
         float scale = Rope.SoftmaxScale;
         for (int i = 0; i < t; i++)
         {
+            var qi = qt.Slice(i * _nh, _nh);
+            var qri = qRope.Slice(i * _nh, _nh);
+            Gemm.Multiply(ctx.Pool, _nh, s, _dc, qi.Span, _dc, false, c.Span, _dc, true, scores.Span, s);
+            Gemm.Multiply(ctx.Pool, _nh, s, _dr, qri.Span, _dr, false, kr.Span, _dr, true, scores.Span, s, accumulate: true);
             int visible = VisibleKeys(i, qStart, kStart, s);
-            for (int h = 0; h < _nh; h++) MaskedSoftmax(scores.Row(i * _nh + h), visible, scale);
+            for (int h = 0; h < _nh; h++) MaskedSoftmax(scores.Row(h), visible, scale);
+            Gemm.Multiply(ctx.Pool, _nh, _dc, s, scores.Span, s, false, c.Span, _dc, false, cHat.Slice(i * _nh, _nh).Span, _dc);
         }
-        var cHat = arena.AllocateUninitialized(new TensorShape(rows, _dc));     // [T·n_h, d_c]
-        Gemm.Multiply(ctx.Pool, rows, _dc, s, scores.Span, s, false, c.Span, _dc, false, cHat.Span, _dc);
 
         job.SetAbsorbOutput(ctx.Pool, this, cHat, o, t);
         ctx.Pool.For(_nh, job);

@@ -26,9 +26,9 @@ public class DecodeAllocationTests
             model.Forward(ctx, token, BatchLayout.Single(1, pos), state, request, cache);
         }
         for (int i = 0; i < 8; i++) Step(i);           // warm: arenas, routing buffers, JIT
-        long before = GC.GetTotalAllocatedBytes(precise: true);
+        long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 8; i < 40; i++) Step(i);
-        long perStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / 32;
+        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 32;
         Assert.True(perStep < 256, $"{perStep} bytes allocated per decode step");
     }
 }
