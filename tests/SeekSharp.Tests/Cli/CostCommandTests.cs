@@ -1,11 +1,13 @@
 using System.Text.Json;
 using SeekSharp.Model;
 using SeekSharp.Training;
+using SeekSharp.Tests.Training;
 using Xunit;
 
 namespace SeekSharp.Tests.Cli;
 
 /// <summary><c>seeksharp cost</c> end to end: text, JSON and every error path.</summary>
+[Collection(CostTests.Collection)]
 public class CostCommandTests
 {
     private static readonly string[] V3Report = ["cost", "--preset", "deepseek-v3", "--tokens", "14.8T", "--gpu", "h800", "--gpu-hours", "2.664M"];

@@ -5,6 +5,7 @@ using Xunit;
 namespace SeekSharp.Tests.Training;
 
 /// <summary>The FLOP counter against arithmetic done by hand, and its linear terms against the checkpoint layout.</summary>
+[Collection(CostTests.Collection)]
 public class CostFlopsTests
 {
     /// <summary>The tiny preset's shape, spelled out so the hand arithmetic below does not depend on the preset file.</summary>
@@ -161,4 +162,14 @@ public class CostFlopsTests
         Assert.Throws<InvalidInputException>(() => FlopCounter.Forward(Small(), 0));
         Assert.Throws<InvalidInputException>(() => FlopCounter.DecodeStep(Small(), -1, MlaForm.Naive));
     }
+}
+
+/// <summary>
+/// The cost tests run alone, after the parallel ones: they are pure arithmetic and take about a second, and running
+/// them beside tests that measure process-wide allocation (DecodeAllocationTests) would skew those.
+/// </summary>
+[CollectionDefinition(Collection, DisableParallelization = true)]
+public sealed class CostTests
+{
+    public const string Collection = "Cost";
 }

@@ -5,6 +5,7 @@ using Xunit;
 namespace SeekSharp.Tests.Training;
 
 /// <summary>GPU-hours, utilisation, GPU peaks and the DeepSeek-V3 report.</summary>
+[Collection(CostTests.Collection)]
 public class CostModelTests
 {
     private static readonly ModelConfig V3 = Presets.Get("deepseek-v3");

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace SeekSharp.Tests.Training;
 
+[Collection(CostTests.Collection)]
 public class CostQuantityTests
 {
     [Theory]
