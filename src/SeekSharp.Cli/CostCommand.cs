@@ -57,6 +57,7 @@ internal static class CostCommand
         if (gpuName is not null && peakTflops is not null) throw new UsageException("give --gpu NAME or --peak-tflops X, not both.");
         if (mfu is not null && gpuHoursText is not null) throw new UsageException("give --mfu (to project GPU-hours) or --gpu-hours (to imply the MFU), not both.");
         if (precisionName is not null && peakTflops is not null) throw new UsageException("--precision picks a peak of --gpu; --peak-tflops is already a peak.");
+        if (precisionName is not null && gpuName is null) throw new UsageException("--precision picks a peak of --gpu: give --gpu NAME.");
         if ((mfu is not null || gpuHoursText is not null) && gpuName is null && peakTflops is null)
             throw new UsageException($"{(mfu is not null ? "--mfu" : "--gpu-hours")} needs a GPU: --gpu NAME or --peak-tflops X.");
 

@@ -44,7 +44,7 @@ public sealed record ImpliedUtilisation(
             DeepSeekV3Report.Pretraining.GpuHours, GpuSpecs.Get(DeepSeekV3Report.Gpu));
 
     /// <summary>DeepSeek-V3's context extension: the 32K and 128K phases in 119K H800 GPU-hours. Whether the MTP module
-    /// was trained in these phases is not published; it is counted, as configured (about 2% of the FLOPs at 32K).</summary>
+    /// was trained in these phases is not published; it is counted, as configured (about 3% of the FLOPs at 32K, 2% at 128K).</summary>
     public static ImpliedUtilisation ContextExtension(ModelConfig c, AttentionSpan span = AttentionSpan.Causal) =>
         Of(DeepSeekV3Report.ContextExtensionPhases.Select(p => (CostModel.For(c, p.SequenceLength, span), p.Tokens)),
             DeepSeekV3Report.ContextExtension.GpuHours, GpuSpecs.Get(DeepSeekV3Report.Gpu));
