@@ -11,6 +11,9 @@ internal static class CommandCatalog
         yield return ScoreCommand.Create(stdout, stderr);
         yield return InitCommand.Create(stdout, stderr);
         yield return TrainCommand.Create(stdout, stderr);
+        yield return GenerateCommand.Create(stdout, stderr);
+        yield return ChatCommand.Create(stdout, stderr);
+        yield return QuantizeCommand.Create(stdout, stderr);
         yield return TokenizeCommand.Create(stdout, stderr);
         yield return DetokenizeCommand.Create(stdout, stderr);
         yield return ChatTemplateCommand.Create(stdout, stderr);

@@ -1,5 +1,6 @@
 using SeekSharp.Tensors;
 using SeekSharp.Tensors.Kernels;
+using SeekSharp.Tensors.Quantization;
 
 namespace SeekSharp.Model;
 
@@ -13,7 +14,9 @@ public static class Linear
     public static void Forward(WorkerPool pool, int n, ReadOnlySpan<float> x, int ldx, Parameter w, Span<float> y, int ldy, bool accumulate = false)
     {
         int outDim = w.Rows, inDim = w.Cols;
-        if (w.Data is { } data)
+        if (w.Quantized is { } q)
+            QuantizedGemm.Multiply(pool, n, x, ldx, q, y, ldy, accumulate);
+        else if (w.Data is { } data)
             Gemm.Multiply(pool, n, outDim, inDim, x, ldx, false, data, inDim, true, y, ldy, accumulate);
         else
             Gemm.Multiply(pool, n, outDim, inDim, x, ldx, false, w.HalfData, w.StorageType, inDim, true, y, ldy, accumulate);
@@ -36,7 +39,12 @@ public static class Linear
     {
         int cols = w.Cols;
         int n = asTransposed ? rowCount : cols, k = asTransposed ? cols : rowCount;
-        if (w.Data is { } data)
+        if (w.Quantized is { } q)
+        {
+            if (!asTransposed) throw new InvalidOperationException($"{w.Name} is quantised; x·W (not x·Wᵀ) needs float weights.");
+            QuantizedGemm.MultiplyRows(pool, m, x, ldx, q, rowStart, rowCount, y, ldy, accumulate);
+        }
+        else if (w.Data is { } data)
             Gemm.Multiply(pool, m, n, k, x, ldx, false, data.AsSpan(rowStart * cols, rowCount * cols), cols, asTransposed, y, ldy, accumulate);
         else
             Gemm.Multiply(pool, m, n, k, x, ldx, false, w.HalfData.AsSpan(rowStart * cols, rowCount * cols), w.StorageType, cols, asTransposed, y, ldy, accumulate);

@@ -164,10 +164,3 @@ public sealed partial class Mla
     /// <summary>Chunks of at most this many new tokens attend in absorbed form when a cache is used.</summary>
     public const int AbsorbedMaxRows = 8;
 }
-
-/// <summary>The requested context is longer than the cache that was allocated for it.</summary>
-public sealed class ContextFullException(int capacity, int needed)
-    : SeekSharpException($"The context is full: {needed} positions needed, the cache holds {capacity} (raise --context).")
-{
-    public int Capacity { get; } = capacity;
-}

@@ -214,8 +214,10 @@ public sealed record ModelConfig
 
         if (QuantizationConfig is { } q)
         {
-            if (q.QuantMethod is not null and not "fp8") Fail($"quantization_config.quant_method '{q.QuantMethod}' is not supported (fp8).");
+            if (q.QuantMethod is not null and not "fp8" and not "seeksharp") Fail($"quantization_config.quant_method '{q.QuantMethod}' is not supported (fp8, seeksharp).");
             if (q.Fmt is not null and not "e4m3") Fail($"quantization_config.fmt '{q.Fmt}' is not supported (e4m3).");
+            if (q.QuantMethod == "seeksharp" && q.WeightType is not ("q8_0" or "q4_0"))
+                Fail($"quantization_config.weight_type '{q.WeightType}' is not supported (q8_0 or q4_0).");
             if (q.WeightBlockSize is { } b && (b.Length != 2 || b[0] <= 0 || b[1] <= 0))
                 Fail("quantization_config.weight_block_size must be two positive integers.");
         }

@@ -12,6 +12,10 @@ public sealed record ModelLoadOptions
     /// F32 and FP8 (dequantised) become float32. Training needs F32.
     /// </summary>
     public ElementType? MatrixStorage { get; init; }
+    /// <summary>Block-quantise the weights after loading (inference only; see <see cref="ModelQuantizer"/>).</summary>
+    public SeekSharp.Tensors.Quantization.QuantType? Quantization { get; init; }
+    /// <summary>Threads for quantising on load.</summary>
+    public WorkerPool? Pool { get; init; }
     public IProgress<ModelLoadProgress>? Progress { get; init; }
 }
 
@@ -38,6 +42,9 @@ public static class ModelLoader
         options ??= new ModelLoadOptions();
         config = WithoutAbsentMtp(config, source);
         CheckForUnknownTensors(config, source);
+        var quantized = config.QuantizationConfig is { QuantMethod: ModelQuantizer.QuantMethod } qc ? ModelQuantizer.Parse(qc.WeightType!) : (SeekSharp.Tensors.Quantization.QuantType?)null;
+        if (quantized is not null && options.MatrixStorage == ElementType.F32)
+            throw new CheckpointException($"{source.Location} holds block-quantised weights ({config.QuantizationConfig!.WeightType}); they cannot be trained. Start from the unquantised model.");
         var storage = options.MatrixStorage ?? StorageFor(source.Get(CheckpointLayout.Embed).DType);
         var model = DeepSeekModel.Create(config, storage);
         var (blockRows, blockCols) = BlockSize(config);
@@ -49,6 +56,13 @@ public static class ModelLoader
         {
             cancellationToken.ThrowIfCancellationRequested();
             var info = source.Get(spec.Name);
+            if (quantized is { } qt && info.DType == TensorDType.U8 && ModelQuantizer.IsQuantizable(spec))
+            {
+                ReadQuantized(source, info, spec, qt, model);
+                bytesRead += info.ByteLength;
+                options.Progress?.Report(new ModelLoadProgress(++done, specs.Count, bytesRead, totalBytes, spec.Name));
+                continue;
+            }
             CheckShape(spec, info, source);
             if (DeepSeekModel.IsMtpCopy(config, spec.Name, out var mainName))
             {
@@ -65,7 +79,36 @@ public static class ModelLoader
             bytesRead += info.ByteLength;
             options.Progress?.Report(new ModelLoadProgress(++done, specs.Count, bytesRead, totalBytes, spec.Name));
         }
+        if (options.Quantization is { } q) ModelQuantizer.Quantize(model, q, options.Pool);
         return model;
+    }
+
+    // A block-quantised matrix: U8 [rows, bytes per row], read as is.
+    private static void ReadQuantized(ITensorSource source, TensorInfo info, ParameterSpec spec, SeekSharp.Tensors.Quantization.QuantType type, DeepSeekModel model)
+    {
+        int rows = (int)spec.Shape[0], cols = (int)spec.Shape[1];
+        long bytes = SeekSharp.Tensors.Quantization.QuantizedMatrix.ByteSizeOf(type, rows, cols);
+        if (info.Shape is not [var r, var b] || r != rows || r * b != bytes)
+            throw new CheckpointException($"{source.Location}: quantised tensor '{spec.Name}' has shape [{string.Join(", ", info.Shape)}], expected [{rows}, {bytes / rows}] for {type} [{rows}, {cols}].");
+        var raw = new byte[bytes];
+        const int chunk = 1 << 26;
+        for (long o = 0; o < bytes; o += chunk)
+        {
+            int n = (int)Math.Min(chunk, bytes - o);
+            source.GetBytes(spec.Name, o, n).CopyTo(raw.AsSpan((int)o, n));
+        }
+        var matrix = SeekSharp.Tensors.Quantization.QuantizedMatrix.FromRaw(type, rows, cols, raw);
+        if (DeepSeekModel.IsMtpCopy(model.Config, spec.Name, out var main))
+        {
+            if (!SameBytes(source, spec.Name, main))
+            {
+                var own = new Parameter(spec);
+                own.SetQuantized(matrix);
+                model.Unshare(spec.Name, own);
+            }
+            return;
+        }
+        model.GetParameter(spec.Name).SetQuantized(matrix);
     }
 
     /// <summary>Checkpoints saved by tools that drop the MTP layer (transformers, convert.py) load without it.</summary>

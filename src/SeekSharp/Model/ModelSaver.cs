@@ -29,13 +29,16 @@ public static class ModelSaver
         else
             SafetensorsWriter.Write(Path.Combine(directory, SafetensorsWriter.SingleFileName), tensors, meta, cancellationToken);
         string torchDtype = dtype switch { TensorDType.BF16 => "bfloat16", TensorDType.F16 => "float16", _ => "float32" };
-        (model.Config with { TorchDtype = torchDtype, QuantizationConfig = null }).Save(directory);
+        var quantized = model.Parameters.Select(p => p.Quantized?.Type).FirstOrDefault(t => t is not null);
+        (model.Config with { TorchDtype = torchDtype, QuantizationConfig = quantized is { } q ? ModelQuantizer.ConfigFor(q) : null }).Save(directory);
     }
 
     private static TensorToWrite ToWrite(string name, Parameter p, TensorDType dtype)
     {
         long[] shape = p.Spec.Shape;
         if (p.Role == ParameterRole.ExpertBias) dtype = TensorDType.F32;
+        if (p.Quantized is { } q)
+            return TensorToWrite.FromBytes(name, TensorDType.U8, [q.Rows, q.RowBytes], q.RawBytes.ToArray());
         if (p.Data is { } data) return TensorToWrite.FromFloat32(name, dtype, shape, data);
         var half = p.HalfData!;
         bool same = (dtype == TensorDType.BF16 && p.StorageType == ElementType.BF16) || (dtype == TensorDType.F16 && p.StorageType == ElementType.F16);

@@ -1,5 +1,6 @@
 using SeekSharp.Tensors;
 using SeekSharp.Tensors.Kernels;
+using SeekSharp.Tensors.Quantization;
 
 namespace SeekSharp.Model;
 
@@ -23,6 +24,9 @@ public sealed class Parameter
     /// <summary>16-bit values (when <see cref="StorageType"/> is BF16 or F16).</summary>
     public ushort[]? HalfData { get; private set; }
 
+    /// <summary>Block-quantised values (inference only), when <see cref="Quantize"/> was called.</summary>
+    public QuantizedMatrix? Quantized { get; private set; }
+
     /// <summary>Gradient accumulator, allocated by <see cref="EnsureGrad"/>.</summary>
     public float[]? Grad { get; private set; }
 
@@ -45,7 +49,10 @@ public sealed class Parameter
     /// <summary>The float32 values as a tensor view; throws for 16-bit storage.</summary>
     public Tensor Tensor => Data is { } d
         ? new Tensor(d, Shape)
-        : throw new InvalidOperationException($"{Name} is stored as {StorageType}; convert it to F32 to use it as a float tensor.");
+        : throw new InvalidOperationException($"{Name} is stored as {Storage}; convert it to F32 to use it as a float tensor.");
+
+    /// <summary>How the values are held, for messages: F32, BF16, F16, Q8_0, Q4_0.</summary>
+    public string Storage => Quantized is { } q ? q.Type.ToString() : StorageType.ToString();
 
     public Span<float> Span => Tensor.Span;
 
@@ -63,7 +70,8 @@ public sealed class Parameter
     public void ReadRow(int row, Span<float> destination)
     {
         int cols = Cols;
-        if (Data is { } d) d.AsSpan(row * cols, cols).CopyTo(destination);
+        if (Quantized is { } q) q.DequantizeRow(row, destination[..cols]);
+        else if (Data is { } d) d.AsSpan(row * cols, cols).CopyTo(destination);
         else HalfConversion.ToSingle(StorageType, HalfData.AsSpan(row * cols, cols), destination);
     }
 
@@ -72,16 +80,18 @@ public sealed class Parameter
     {
         if (Data is { } d) return d;
         var result = new float[Size];
-        HalfConversion.ToSingle(StorageType, HalfData, result);
+        if (Quantized is { } q) q.Dequantize(result);
+        else HalfConversion.ToSingle(StorageType, HalfData, result);
         return result;
     }
 
     /// <summary>Changes the storage; matrices only (norms and biases stay float32).</summary>
     public void ConvertTo(ElementType storage)
     {
-        if (storage == StorageType) return;
+        if (storage == StorageType && Quantized is null) return;
         if (Role is ParameterRole.Norm or ParameterRole.ExpertBias) return;
         var values = ToFloat32();
+        Quantized = null;
         if (storage == ElementType.F32)
         {
             Data = values;
@@ -97,10 +107,30 @@ public sealed class Parameter
         StorageType = storage;
     }
 
+    /// <summary>Replaces the values by their block quantisation (matrices and embeddings; inference only).</summary>
+    public void Quantize(QuantType type, WorkerPool? pool = null)
+    {
+        if (Role is not (ParameterRole.Matrix or ParameterRole.Embedding) || Shape.Rank != 2)
+            throw new InvalidOperationException($"{Name} ({Role}) cannot be quantised.");
+        if (Quantized?.Type == type) return;
+        SetQuantized(QuantizedMatrix.Quantize(type, ToFloat32(), Rows, Cols, pool));
+    }
+
+    /// <summary>Holds an already quantised matrix (a quantised checkpoint).</summary>
+    public void SetQuantized(QuantizedMatrix q)
+    {
+        if (q.Rows != Rows || q.Cols != Cols) throw new ArgumentException($"{Name} {Shape} cannot hold a [{q.Rows}, {q.Cols}] quantised matrix.");
+        Quantized = q;
+        Data = null;
+        HalfData = null;
+        Grad = null;
+    }
+
     /// <summary>Makes this parameter hold exactly the given float32 values.</summary>
     public void SetValues(ReadOnlySpan<float> values)
     {
         if (values.Length != Size) throw new ArgumentException($"{Name}: {values.Length} values for a tensor of {Size}.");
+        if (Quantized is not null) throw new InvalidOperationException($"{Name} is quantised; convert it back to F32 first.");
         if (Data is { } d) values.CopyTo(d);
         else HalfConversion.FromSingle(StorageType, values, HalfData);
     }
@@ -111,8 +141,9 @@ public sealed class Parameter
         if (other.Shape != Shape) throw new ArgumentException($"{Name} {Shape} cannot share {other.Name} {other.Shape}.");
         Data = other.Data;
         HalfData = other.HalfData;
+        Quantized = other.Quantized;
         StorageType = other.StorageType;
     }
 
-    public override string ToString() => $"{Name} {Shape} {StorageType}";
+    public override string ToString() => $"{Name} {Shape} {Storage}";
 }
