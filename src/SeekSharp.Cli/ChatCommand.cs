@@ -12,7 +12,7 @@ namespace SeekSharp.Cli;
 /// </summary>
 internal static class ChatCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
+    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var flags = new GenerationFlags();
         var system = new Option<string?>("--system") { Description = "System prompt." };
@@ -24,7 +24,7 @@ internal static class ChatCommand
             var options = flags.Options(r);
             var (generator, tokenizer) = flags.Open(r, pool, stderr, allowDefault: true);
             if (tokenizer.ChatTemplate is null) throw new InvalidInputException("The tokenizer has no chat template; use 'seeksharp generate' instead.");
-            var input = stdin ?? Console.In;
+            var input = stdin;
             var conversation = new Conversation(r.GetValue(system));
             CancellationTokenSource? reply = null;
             ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -5,14 +5,14 @@ namespace SeekSharp.Cli;
 /// <summary>Every subcommand of the tool, one file each; this list is the only place they are wired.</summary>
 internal static class CommandCatalog
 {
-    public static IEnumerable<Command> All(TextWriter stdout, TextWriter stderr)
+    public static IEnumerable<Command> All(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         yield return InfoCommand.Create(stdout, stderr);
         yield return ScoreCommand.Create(stdout, stderr);
         yield return InitCommand.Create(stdout, stderr);
         yield return TrainCommand.Create(stdout, stderr);
         yield return GenerateCommand.Create(stdout, stderr);
-        yield return ChatCommand.Create(stdout, stderr);
+        yield return ChatCommand.Create(stdout, stderr, stdin);
         yield return QuantizeCommand.Create(stdout, stderr);
         yield return TokenizeCommand.Create(stdout, stderr);
         yield return DetokenizeCommand.Create(stdout, stderr);

@@ -21,7 +21,7 @@ internal static class QuantizeCommand
             using var pool = CliCommon.Pool(r.GetValue(threads));
             var quant = ModelQuantizer.Parse(r.GetValue(type)!);
             var m = CliCommon.LoadModel(from, stderr, new ModelLoadOptions { Quantization = quant, Pool = pool });
-            ModelSaver.Save(m, to, Formats.TensorDType.BF16);
+            ModelSaver.Save(m, to, Formats.TensorDType.F32);   // the few unquantised tensors (norms, router, kv_b) stay exact
             foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "generation_config.json" })
                 if (File.Exists(Path.Combine(from, file))) File.Copy(Path.Combine(from, file), Path.Combine(to, file), overwrite: true);
             long bytes = Directory.EnumerateFiles(to, "*.safetensors").Sum(f => new FileInfo(f).Length);
