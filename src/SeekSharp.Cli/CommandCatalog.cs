@@ -14,6 +14,7 @@ internal static class CommandCatalog
         yield return GenerateCommand.Create(stdout, stderr);
         yield return ChatCommand.Create(stdout, stderr, stdin);
         yield return QuantizeCommand.Create(stdout, stderr);
+        yield return PerplexityCommand.Create(stdout, stderr);
         yield return TokenizeCommand.Create(stdout, stderr);
         yield return DetokenizeCommand.Create(stdout, stderr);
         yield return ChatTemplateCommand.Create(stdout, stderr);
