@@ -33,10 +33,10 @@ internal static class MoeCharts
             line.LegendText = LayerName(run, layers[i]);
             if (line.LegendText.StartsWith("MTP", StringComparison.Ordinal)) line.LinePattern = LinePattern.Dashed;
         }
-        plot.ShowLegend(Edge.Right);   // outside the data: DeepSeek-V3 has 58 MoE layers and an MTP one
+        plot.ShowLegend(Edge.Right);   // outside the data, one row per layer: DeepSeek-V3 has 58 MoE layers and an MTP one
         plot.Axes.AutoScale();
         plot.Axes.SetLimitsY(0, plot.Axes.GetLimits().Top);
-        return ChartStyle.Png(plot);
+        return ChartStyle.Png(plot, height: Math.Max(ChartStyle.Height, 140 + 20 * layers.Length));
     }
 
     /// <summary>

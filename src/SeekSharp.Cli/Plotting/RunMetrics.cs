@@ -61,9 +61,9 @@ internal sealed record RunMetrics
             {
                 m = JsonSerializer.Deserialize<StepMetrics>(line) ?? throw new JsonException("the line is null, not an object");
             }
-            catch (JsonException e) when (unfinished)
+            catch (JsonException) when (unfinished)
             {
-                notes.WriteLine($"note: skipped the unfinished last line of {path} (line {i + 1}): the run was probably stopped mid-write ({e.Message})");
+                notes.WriteLine($"note: skipped the unfinished last line of {path} (line {i + 1}): the run was probably stopped mid-write.");
                 continue;
             }
             catch (JsonException e)
