@@ -5,7 +5,15 @@ using Xunit;
 
 namespace SeekSharp.Tests.Cli;
 
+/// <summary>
+/// Drawing allocates tens of megabytes, and some tests measure the whole process's allocations (a decode step must
+/// allocate nothing): so the plot tests run on their own, after the parallel ones.
+/// </summary>
+[CollectionDefinition(nameof(PlotCommandTests), DisableParallelization = true)]
+public class PlotCollection;
+
 /// <summary>seeksharp plot on small metrics.jsonl files written here (no training): the PNGs, the options, the errors.</summary>
+[Collection(nameof(PlotCommandTests))]
 public class PlotCommandTests : IDisposable
 {
     private readonly string _run = Directory.CreateTempSubdirectory("seeksharp-plot-").FullName;
