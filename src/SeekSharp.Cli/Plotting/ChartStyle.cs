@@ -35,9 +35,16 @@ internal static class ChartStyle
             raw.LineWidth = 1;
             ys = Smoothing.MovingAverage(ys, window);
         }
+        Line(plot, xs, ys, color).LegendText = label ?? "";
+    }
+
+    /// <summary>A bold line; a run of one step has no line to draw, so its point gets a marker.</summary>
+    public static ScottPlot.Plottables.Scatter Line(Plot plot, double[] xs, double[] ys, Color color)
+    {
         var line = plot.Add.ScatterLine(xs, ys, color);
         line.LineWidth = 2;
-        line.LegendText = label ?? "";
+        if (xs.Length == 1) line.MarkerSize = 7;
+        return line;
     }
 
     /// <summary>Points at the steps where a value exists (validation losses).</summary>

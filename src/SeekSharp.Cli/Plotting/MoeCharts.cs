@@ -28,8 +28,7 @@ internal static class MoeCharts
         for (int i = 0; i < layers.Length; i++)
         {
             var (steps, values) = Series(run, layers[i], (m, slot) => m.MaxVio[slot]);
-            var line = plot.Add.ScatterLine(steps, Smoothing.MovingAverage(values, window), LayerColor(i, layers.Length));
-            line.LineWidth = 2;
+            var line = ChartStyle.Line(plot, steps, Smoothing.MovingAverage(values, window), LayerColor(i, layers.Length));
             line.LegendText = LayerName(run, layers[i]);
             if (line.LegendText.StartsWith("MTP", StringComparison.Ordinal)) line.LinePattern = LinePattern.Dashed;
         }
@@ -48,6 +47,7 @@ internal static class MoeCharts
     {
         var (steps, loads) = Series(run, layer, (m, slot) => m.ExpertLoad[slot]);
         int experts = loads.Max(l => l.Length);
+        if (loads.Length == 1) loads = [loads[0], loads[0]];   // ScottPlot draws nothing for a one-column heatmap
         var grid = Columns(loads, experts);
         using var plot = ChartStyle.NewPlot($"Expert load · {LayerName(run, layer)} · {run.Name}", "step", "routed expert");
         var map = plot.Add.Heatmap(grid);
@@ -56,7 +56,7 @@ internal static class MoeCharts
         map.FlipVertically = true;   // expert 0 at the bottom
         var extent = new CoordinateRect(steps[0] - 0.5, steps[^1] + 0.5, -0.5, experts - 0.5);
         map.Rectangle = extent;
-        plot.Add.ColorBar(map).Label = $"share of the layer's routed tokens (even: 1/{experts} = {1.0 / experts:0.####}; top: 2/{experts} or more)";
+        plot.Add.ColorBar(map).Label = $"share of routed tokens (even: 1/{experts} = {1.0 / experts:0.####})";
         plot.Axes.SetLimits(extent);
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         return ChartStyle.Png(plot, height: Math.Clamp(200 + 8 * experts, ChartStyle.Height, 1000));

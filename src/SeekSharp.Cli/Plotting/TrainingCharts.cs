@@ -43,7 +43,7 @@ internal static class TrainingCharts
     {
         var steps = Column(run, m => m.Step);
         using var lr = ChartStyle.NewPlot($"Learning rate and gradient norm · {run.Name}", "", "learning rate");
-        lr.Add.ScatterLine(steps, Column(run, m => m.LearningRate), ChartStyle.Main).LineWidth = 2;
+        ChartStyle.Line(lr, steps, Column(run, m => m.LearningRate), ChartStyle.Main);
         lr.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             LabelFormatter = v => v == 0 ? "0" : v.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture),
