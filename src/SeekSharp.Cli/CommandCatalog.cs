@@ -20,5 +20,6 @@ internal static class CommandCatalog
         yield return ChatTemplateCommand.Create(stdout, stderr);
         yield return TokenizerTrainCommand.Create(stdout, stderr);
         yield return CostCommand.Create(stdout, stderr);
+        yield return PlotCommand.Create(stdout, stderr);
     }
 }
