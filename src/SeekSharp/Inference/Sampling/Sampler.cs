@@ -146,7 +146,7 @@ public sealed class Sampler
 
     /// <summary>
     /// w_i = exp((l_i − max l) / T), in place. Subtracting the maximum first keeps every exponent ≤ 0 (no overflow
-    /// at any temperature) and gives the best candidate a weight of exactly 1.
+    /// at any temperature) and gives the best candidate a weight of 1.
     /// </summary>
     private static void TemperedWeights(Span<float> x, float temperature)
     {
