@@ -4,6 +4,7 @@ using Xunit;
 namespace SeekSharp.Tests.Inference;
 
 /// <summary>The penalised logits themselves, for known histories, against the formulas written out.</summary>
+[Collection(nameof(SamplingCollection))]
 public class SamplerPenaltyTests
 {
     [Fact]

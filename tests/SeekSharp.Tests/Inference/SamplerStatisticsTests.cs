@@ -10,6 +10,7 @@ namespace SeekSharp.Tests.Inference;
 /// tests are deterministic; the tolerances are 5 standard errors per token, so a correct sampler passes for almost
 /// every seed and a wrong distribution (one token off by ~1%) does not.
 /// </summary>
+[Collection(nameof(SamplingCollection))]
 public class SamplerStatisticsTests
 {
     private const int Draws = 200_000;
@@ -115,6 +116,13 @@ public class SamplerStatisticsTests
         return p;
     }
 }
+
+/// <summary>
+/// The sampling tests run on their own after the parallel ones: they allocate a lot (references, fuzzing), which
+/// would disturb tests that count the process's allocations, and their own allocation test counts per thread.
+/// </summary>
+[CollectionDefinition(nameof(SamplingCollection), DisableParallelization = true)]
+public class SamplingCollection;
 
 internal static class SamplingAssert
 {

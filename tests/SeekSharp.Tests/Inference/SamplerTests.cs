@@ -3,6 +3,7 @@ using Xunit;
 
 namespace SeekSharp.Tests.Inference;
 
+[Collection(nameof(SamplingCollection))]
 public class SamplerTests
 {
     private const int V3Vocab = 129_280, V3Tokenizer = 128_815;   // spec §8: ids 128815.. are padding rows

@@ -6,6 +6,7 @@ namespace SeekSharp.Tests.Inference;
 /// <summary>
 /// Partial selection, compaction, sorting and the nucleus cut against a full sort by (value descending, id ascending).
 /// </summary>
+[Collection(nameof(SamplingCollection))]
 public class SamplingCandidateOrderTests
 {
     public static TheoryData<string> Shapes => ["random", "ascending", "descending", "all equal", "few values", "organ pipe", "-inf tail"];

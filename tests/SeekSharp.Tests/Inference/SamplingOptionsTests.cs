@@ -3,6 +3,7 @@ using Xunit;
 
 namespace SeekSharp.Tests.Inference;
 
+[Collection(nameof(SamplingCollection))]
 public class SamplingOptionsTests
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace SeekSharp.Tests.Inference;
 /// The sampler's fast path (partial selection, rounds of top-p growth, compaction) against a plain reference that
 /// follows the definitions in double precision and sorts the whole vocabulary, on large random vocabularies.
 /// </summary>
+[Collection(nameof(SamplingCollection))]
 public class SamplingReferenceTests
 {
     public static TheoryData<int, SamplingOptions> Configurations => new()

@@ -8,6 +8,7 @@ namespace SeekSharp.Tests.Inference;
 /// Speculative sampling is exact: drafting x ~ q and then accepting or correcting must give tokens distributed as
 /// p, with acceptance rate Σ min(p, q). Checked by simulation with fixed seeds and 5-standard-error tolerances.
 /// </summary>
+[Collection(nameof(SamplingCollection))]
 public class SamplingSpeculativeAcceptanceTests
 {
     private const int Draws = 200_000;

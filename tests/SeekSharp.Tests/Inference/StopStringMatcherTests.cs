@@ -4,6 +4,7 @@ using Xunit;
 
 namespace SeekSharp.Tests.Inference;
 
+[Collection(nameof(SamplingCollection))]
 public class StopStringMatcherTests
 {
     /// <summary>

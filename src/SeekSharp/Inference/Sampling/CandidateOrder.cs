@@ -4,10 +4,11 @@ namespace SeekSharp.Inference;
 
 /// <summary>
 /// Orders sampling candidates held as two parallel spans (a value and its token id) without sorting the whole
-/// vocabulary: <see cref="SelectBest(Span{float}, Span{int}, int)"/> moves the k best to the front in expected linear time (quickselect), and
-/// <see cref="SortBest"/> sorts just those. "Best" is a strict total order: larger value first, then lower id, so
-/// top-k and top-p are deterministic under ties. <see cref="KeepAtLeast"/> shrinks the candidates to those above a
-/// bound first, so that the selection runs over a few thousand entries rather than the vocabulary. Nothing is allocated.
+/// vocabulary: <see cref="SelectBest(Span{float}, Span{int}, int)"/> moves the k best to the front in expected
+/// linear time (quickselect), <see cref="SortBest"/> sorts a few, and <see cref="KeepAtLeast"/> compacts the
+/// candidates to those at or above a bound, so that a selection runs over thousands of entries, not the vocabulary.
+/// "Best" is a strict total order, larger value first, then lower id, so top-k and top-p are deterministic under ties.
+/// Nothing is allocated.
 /// </summary>
 internal static class CandidateOrder
 {
