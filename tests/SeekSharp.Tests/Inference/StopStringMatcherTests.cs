@@ -77,7 +77,7 @@ public class StopStringMatcherTests
     [InlineData("xabcz", new[] { "ab", "abc" })]                          // "ab" ends first
     [InlineData("xabc!", new[] { "abc", "bc" })]                          // both end at c: the longer one
     [InlineData("aab\nUser:", new[] { "\nUser:", "b\nU" })]
-    [InlineData("no stop <x here", new[] { "<stop>", "<x>" })]
+    [InlineData("a <x b<", new[] { "<stop>", "<x>" })]                    // prefixes only, one left for Flush
     [InlineData("ab😀e😀end", new[] { "😀end" })]                        // emoji stop after an emoji false start
     [InlineData("你好停下停止吧", new[] { "停止" })]                         // CJK
     public void EveryWayOfSplittingTheTextGivesTheSameAnswer(string text, string[] stops)
