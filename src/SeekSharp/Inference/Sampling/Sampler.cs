@@ -12,7 +12,8 @@ namespace SeekSharp.Inference;
 /// <item>greedy (T = 0): the argmax, ties to the lowest id, and stop here;</item>
 /// <item>top-k: the k largest logits (ties to the lower id), found by partial selection;</item>
 /// <item>w_i = exp((l_i − max l) / T): softmax(l / T) before its normalisation;</item>
-/// <item>top-p: the smallest set of most likely tokens whose probability reaches P, the boundary token included;</item>
+/// <item>top-p: the smallest set of most likely tokens whose probability reaches P, the boundary token included,
+/// found by radix selection on the weights' bits;</item>
 /// <item>min-p: drop tokens with w_i &lt; MinP · max w;</item>
 /// <item>draw from w / Σw by inverting its CDF with one uniform number (<see cref="Categorical"/>).</item>
 /// </list>
@@ -20,11 +21,14 @@ namespace SeekSharp.Inference;
 /// </summary>
 public sealed class Sampler
 {
-    private const int FirstTopPChunk = 64;   // most nuclei at T ≤ 1 hold a few dozen tokens: one selection pass
+    private const int TopKSample = 4096;        // logits sampled to bound the k-th largest (at least 8k of them)
 
-    private readonly float[] _values;   // [AllowedVocab] the working logits, then the candidates' weights w
-    private readonly int[] _ids;        // [AllowedVocab] token id of _values[j], once candidates are reordered
-    private readonly int[] _counts;     // [AllowedVocab] penalty scratch, all zero between calls
+    private readonly float[] _values;           // [AllowedVocab] the working logits, then the candidates' weights w
+    private readonly int[] _ids;                // [AllowedVocab] token id of _values[j], once candidates are reordered
+    private readonly int[] _counts;             // [AllowedVocab] penalty scratch, all zero between calls
+    private readonly float[] _sampleLogits;     // [s] top-k's evenly spaced sample of the logits, empty without top-k
+    private readonly int[] _sampleIds;          // [s]
+    private readonly double[] _massByDigit = new double[256];      // top-p's weight histogram
     private Rng _rng;
 
     public SamplingOptions Options { get; }
@@ -46,6 +50,9 @@ public sealed class Sampler
         _values = new float[allowedVocab];
         _ids = new int[allowedVocab];
         _counts = options.HasPenalties ? new int[allowedVocab] : [];
+        int sample = options.TopK > 0 ? (int)Math.Min(allowedVocab, Math.Max(TopKSample, 8L * options.TopK)) : 0;
+        _sampleLogits = sample < allowedVocab ? new float[sample] : [];
+        _sampleIds = sample < allowedVocab ? new int[sample] : [];
     }
 
     /// <summary>
@@ -130,21 +137,16 @@ public sealed class Sampler
 
         int m = n;
         bool hasIds = false;
-        if (Options.TopK > 0 && Options.TopK < n)
-        {
-            FillIdentity(_ids.AsSpan(0, n));
-            CandidateOrder.SelectBest(x, _ids.AsSpan(0, n), Options.TopK);
-            (m, hasIds) = (Options.TopK, true);
-        }
+        if (Options.TopK > 0 && Options.TopK < n) (m, hasIds) = (TopK(n, Options.TopK), true);
         TemperedWeights(_values.AsSpan(0, m), Options.Temperature);
         if (Options.TopP < 1) m = TopP(m, ref hasIds);
-        if (Options.MinP > 0) m = MinP(m, sorted: Options.TopP < 1, ref hasIds);
+        if (Options.MinP > 0) m = MinP(m, ref hasIds);
         return new Candidates(m, hasIds, Categorical.Total(_values.AsSpan(0, m)));
     }
 
     /// <summary>
     /// w_i = exp((l_i − max l) / T), in place. Subtracting the maximum first keeps every exponent ≤ 0 (no overflow
-    /// at any temperature) and gives the best candidate a weight of exactly 1.
+    /// at any temperature) and gives the best candidate a weight of 1.
     /// </summary>
     private static void TemperedWeights(Span<float> x, float temperature)
     {
@@ -155,55 +157,50 @@ public sealed class Sampler
     }
 
     /// <summary>
-    /// Keeps the smallest prefix of the candidates, best first, whose weight reaches P·Σw, the token that crosses
-    /// the boundary included (HF and llama.cpp agree). Only that prefix is sorted: select the best 64, sort them,
-    /// and if they fall short select and sort the next 4× as many, so a peaked distribution costs one linear pass.
-    /// Returns the new count; [0, count) is left sorted best first.
+    /// Moves the k largest logits (ties to the lower id) and their ids to the front. When the vocabulary is large, an
+    /// evenly spaced sample of s ≥ 8k logits bounds the k-th largest from below (k of the sample reach its k-th
+    /// largest, so at least k of all do); keeping only the logits at or above it leaves about k·n/s to select from.
     /// </summary>
+    private int TopK(int n, int k)
+    {
+        var x = _values.AsSpan(0, n);
+        var ids = _ids.AsSpan(0, n);
+        int m = n;
+        if (_sampleLogits.Length > 0)
+        {
+            int s = _sampleLogits.Length;
+            for (int j = 0; j < s; j++)
+            {
+                int i = (int)((long)j * n / s);
+                (_sampleLogits[j], _sampleIds[j]) = (x[i], i);
+            }
+            CandidateOrder.SelectBest(_sampleLogits, _sampleIds, k);
+            m = CandidateOrder.KeepAtLeast(x, ids, hasIds: false, TensorPrimitives.Min(_sampleLogits.AsSpan(0, k)));
+        }
+        else FillIdentity(ids);
+        CandidateOrder.SelectBest(x[..m], ids[..m], k);
+        return k;
+    }
+
+    /// <summary>Top-p by radix selection (<see cref="Nucleus"/>); returns the new count.</summary>
     private int TopP(int m, ref bool hasIds)
     {
-        if (!hasIds) { FillIdentity(_ids.AsSpan(0, m)); hasIds = true; }
         var w = _values.AsSpan(0, m);
-        var ids = _ids.AsSpan(0, m);
-        double need = Options.TopP * Categorical.Total(w), cumulative = 0;
-        for (int sorted = 0, chunk = FirstTopPChunk; sorted < m; sorted += chunk, chunk *= 4)
-        {
-            int end = Math.Min(m, sorted + chunk);
-            CandidateOrder.SelectBest(w[sorted..], ids[sorted..], end - sorted);
-            CandidateOrder.SortBest(w[sorted..end], ids[sorted..end]);
-            for (int j = sorted; j < end; j++)
-            {
-                cumulative += w[j];
-                if (cumulative >= need) return j + 1;
-            }
-            if (end == m) break;
-        }
-        return m;   // rounding left Σ just short of P·Σ: keep everything
+        if (!hasIds) FillIdentity(_ids.AsSpan(0, m));
+        hasIds = true;
+        return Nucleus.Cut(w, _ids.AsSpan(0, m), Options.TopP * Categorical.Total(w), _massByDigit);
     }
 
     /// <summary>
     /// Drops candidates with w_i &lt; MinP · max w (HF's MinPLogitsWarper; the ratio does not change when the weights
-    /// are renormalised, so it does not matter that top-p ran first). A sorted prefix is cut at its tail; otherwise
-    /// the survivors are compacted to the front.
+    /// are renormalised, so it does not matter that top-p ran first).
     /// </summary>
-    private int MinP(int m, bool sorted, ref bool hasIds)
+    private int MinP(int m, ref bool hasIds)
     {
         var w = _values.AsSpan(0, m);
-        float threshold = Options.MinP * TensorPrimitives.Max(w);
-        if (sorted)
-        {
-            while (m > 1 && w[m - 1] < threshold) m--;
-            return m;
-        }
-        int kept = 0;
-        for (int j = 0; j < m; j++)
-        {
-            if (w[j] < threshold) continue;
-            _ids[kept] = hasIds ? _ids[j] : j;
-            w[kept++] = w[j];
-        }
+        m = CandidateOrder.KeepAtLeast(w, _ids.AsSpan(0, m), hasIds, Options.MinP * TensorPrimitives.Max(w));
         hasIds = true;
-        return kept;
+        return m;
     }
 
     /// <summary>
@@ -241,8 +238,9 @@ public sealed class Sampler
     private static int ArgMax(ReadOnlySpan<float> x)
     {
         int best = 0;
+        float bestValue = x[0];
         for (int i = 1; i < x.Length; i++)
-            if (x[i] > x[best]) best = i;
+            if (x[i] > bestValue) (best, bestValue) = (i, x[i]);
         return best;
     }
 
