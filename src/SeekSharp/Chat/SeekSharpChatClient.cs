@@ -60,7 +60,7 @@ internal sealed class SeekSharpChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         var generation = Map(options);
         var prompt = Render(messages, options);
-        var channel = Channel.CreateBounded<ChatResponseUpdate>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateBounded<ChatResponseUpdate>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
         string responseId = Guid.NewGuid().ToString("N");
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         var producer = Task.Run(async () =>
@@ -95,7 +95,10 @@ internal sealed class SeekSharpChatClient : IChatClient
         try
         {
             await foreach (var update in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();   // buffered updates are not delivered after a cancel
                 yield return update;
+            }
         }
         finally
         {
