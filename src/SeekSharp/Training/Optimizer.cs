@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using SeekSharp.Model;
 using SeekSharp.Tensors;
 
@@ -90,14 +91,39 @@ public sealed class Optimizer
             float decay = p.Role is ParameterRole.Matrix or ParameterRole.Embedding ? _wd : 0f;
             if (_o.Options.Kind == OptimizerKind.Sgd)
             {
-                for (int i = 0; i < w.Length; i++) w[i] -= _lr * (g[i] * _clip + decay * w[i]);
+                for (int k = 0; k < w.Length; k++) w[k] -= _lr * (g[k] * _clip + decay * w[k]);
                 return;
             }
             var m = _o._m[pi].AsSpan(start, length);
             var v = _o._v[pi].AsSpan(start, length);
             float stepSize = _lr / _c1, decayFactor = 1 - _lr * decay;
             float invC2 = 1 / _c2;
-            for (int i = 0; i < w.Length; i++)
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // Same arithmetic as the scalar loop below, eight lanes at a time (no FMA contraction, so both agree).
+                var b1 = Vector256.Create(_b1);
+                var b1c = Vector256.Create(1 - _b1);
+                var b2 = Vector256.Create(_b2);
+                var b2c = Vector256.Create(1 - _b2);
+                var clip = Vector256.Create(_clip);
+                var ic2 = Vector256.Create(invC2);
+                var eps = Vector256.Create(_eps);
+                var df = Vector256.Create(decayFactor);
+                var ss = Vector256.Create(stepSize);
+                for (; i + 8 <= w.Length; i += 8)
+                {
+                    var gi = Vector256.Create(g.Slice(i, 8)) * clip;
+                    var mi = b1 * Vector256.Create(m.Slice(i, 8)) + b1c * gi;
+                    var vi = b2 * Vector256.Create(v.Slice(i, 8)) + b2c * gi * gi;
+                    var wi = Vector256.Create(w.Slice(i, 8)) * df
+                             - ss * mi / (Vector256.Sqrt(vi * ic2) + eps);
+                    mi.CopyTo(m.Slice(i, 8));
+                    vi.CopyTo(v.Slice(i, 8));
+                    wi.CopyTo(w.Slice(i, 8));
+                }
+            }
+            for (; i < w.Length; i++)
             {
                 float gi = g[i] * _clip;
                 m[i] = _b1 * m[i] + (1 - _b1) * gi;

@@ -117,11 +117,14 @@ public static class TrainingLoss
             bool grads = !_dLogits.IsEmpty;
             if (target < 0) { if (grads) _dLogits.Row(row).Clear(); return; }
             var x = _logits.Row(row);
-            float lse = Softmax.LogSumExp(x);
-            _losses[row] = lse - x[target];
-            if (!grads) return;
+            if (!grads)
+            {
+                _losses[row] = Softmax.LogSumExp(x) - x[target];
+                return;
+            }
             var d = _dLogits.Row(row);
-            Softmax.Forward(x, d);                                  // p
+            float lse = Softmax.ForwardWithLogSumExp(x, d);          // d = p
+            _losses[row] = lse - x[target];
             d[target] -= 1f;                                        // p − onehot
             VectorOps.Scale(d, _scale);
         }

@@ -44,6 +44,32 @@ public class KernelTests
         TestUtil.AssertClose(inPlaceUp, expected, 1e-6, "silu in place over up");
     }
 
+    [Theory]
+    [InlineData(5)]
+    [InlineData(300)]
+    public void BackwardKernelsMatchTheirReferences(int n)
+    {
+        var g = TestUtil.RandomArray(n, 11, 5f);
+        var u = TestUtil.RandomArray(n, 12);
+        var dh = TestUtil.RandomArray(n, 13);
+        float[] dg = new float[n], du = new float[n], rg = new float[n], ru = new float[n];
+        Activations.SiluMulBackward(g, u, dh, dg, du);
+        Activations.SiluMulBackwardReference(g, u, dh, rg, ru);
+        TestUtil.AssertClose(dg, rg, 1e-5, "dgate");
+        TestUtil.AssertClose(du, ru, 1e-5, "dup");
+
+        var x = TestUtil.RandomArray(n, 14, 2f);
+        var w = TestUtil.RandomArray(n, 15);
+        float[] y = new float[n], dx = new float[n], dw = new float[n], rdx = new float[n], rdw = new float[n];
+        float rstd = RmsNorm.Forward(x, w, 1e-6f, y);
+        RmsNorm.Backward(dh, x, w, rstd, dx, dw);
+        RmsNorm.BackwardReference(dh, x, w, 1e-6f, rdx, rdw);
+        TestUtil.AssertClose(dx, rdx, 1e-5, "rmsnorm dx");
+        TestUtil.AssertClose(dw, rdw, 1e-5, "rmsnorm dw");
+        float lse = Softmax.ForwardWithLogSumExp(x, y);
+        Assert.Equal(Softmax.LogSumExp(x), lse, 4);
+    }
+
     [Fact]
     public void SoftmaxIsStableForHugeLogits()
     {

@@ -38,13 +38,37 @@ public static class Activations
     public static void SiluMulBackward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, ReadOnlySpan<float> dh,
         Span<float> dGate, Span<float> dUp)
     {
+        const int chunk = 256;
+        Span<float> s = stackalloc float[chunk];
+        Span<float> t = stackalloc float[chunk];
+        Span<float> u = stackalloc float[chunk];
+        for (int i = 0; i < gate.Length; i += chunk)
+        {
+            int n = Math.Min(chunk, gate.Length - i);
+            var g = gate.Slice(i, n);
+            var sig = s[..n];
+            var silu = t[..n];
+            var f = u[..n];
+            TensorPrimitives.Sigmoid(g, sig);                         // σ
+            TensorPrimitives.Multiply(g, sig, silu);                  // SiLU = g·σ
+            TensorPrimitives.Multiply(dh.Slice(i, n), silu, dUp.Slice(i, n));
+            TensorPrimitives.Multiply(silu, sig, f);                  // SiLU·σ
+            TensorPrimitives.Subtract(silu, f, f);                    // SiLU − SiLU·σ
+            TensorPrimitives.Add(f, sig, f);                          // σ(1 + g(1 − σ)) = σ + SiLU − SiLU·σ
+            TensorPrimitives.Multiply(f, up.Slice(i, n), f);
+            TensorPrimitives.Multiply(f, dh.Slice(i, n), dGate.Slice(i, n));
+        }
+    }
+
+    /// <summary>The backward in double, for tests.</summary>
+    public static void SiluMulBackwardReference(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, ReadOnlySpan<float> dh,
+        Span<float> dGate, Span<float> dUp)
+    {
         for (int i = 0; i < gate.Length; i++)
         {
-            float g = gate[i];
-            float s = 1f / (1f + MathF.Exp(-g));
-            float silu = g * s;
-            dUp[i] = dh[i] * silu;
-            dGate[i] = dh[i] * up[i] * s * (1f + g * (1f - s));
+            double g = gate[i], s = 1 / (1 + Math.Exp(-g));
+            dUp[i] = (float)(dh[i] * g * s);
+            dGate[i] = (float)(dh[i] * up[i] * s * (1 + g * (1 - s)));
         }
     }
 

@@ -22,6 +22,19 @@ public static class Softmax
 
     public static void InPlace(Span<float> x) => Forward(x, x);
 
+    /// <summary>y = softmax(x), and returns log Σ exp(x) from the same pass (cross-entropy needs both).</summary>
+    public static float ForwardWithLogSumExp(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Softmax: destination too short.");
+        y = y[..x.Length];
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Exp(y, y);
+        float sum = TensorPrimitives.Sum(y);
+        TensorPrimitives.Multiply(y, 1f / sum, y);
+        return max + MathF.Log(sum);
+    }
+
     /// <summary>log Σ exp(x), stably; with it, log_softmax(x)_i = x_i − LogSumExp(x).</summary>
     public static float LogSumExp(ReadOnlySpan<float> x)
     {
