@@ -16,6 +16,12 @@ public abstract class ParallelWork
 /// so a pool of N threads starts N−1 workers. Workers spin briefly between jobs (decode issues hundreds of
 /// small jobs per token) and then sleep on a monitor.
 /// </summary>
+/// <remarks>
+/// Indices are claimed with a compare-and-swap on one 64-bit word that holds the job's generation and the next
+/// index, and the caller waits only for indices that were claimed, not for workers to show up: a worker that the
+/// operating system has not scheduled yet (another process busy on its core) costs nothing, the caller just does
+/// the job alone. A worker that wakes up late sees a different generation and claims nothing.
+/// </remarks>
 public sealed class WorkerPool : IDisposable
 {
     private const int SpinIterations = 4000;
@@ -25,8 +31,8 @@ public sealed class WorkerPool : IDisposable
     private readonly object _jobLock = new(); // one job at a time; callers from several threads queue here
     private ParallelWork? _work;
     private int _count;
-    private int _next;
-    private int _pending;
+    private long _claim;                      // (generation << 32) | next index
+    private int _completed;
     private int _generation;
     private int _sleepers;
     private volatile bool _disposed;
@@ -70,16 +76,17 @@ public sealed class WorkerPool : IDisposable
             _work = work;
             _count = count;
             _error = null;
-            Volatile.Write(ref _next, 0);
-            Volatile.Write(ref _pending, _workers.Length);
-            Interlocked.Increment(ref _generation);
+            Volatile.Write(ref _completed, 0);
+            int generation = _generation + 1;
+            Volatile.Write(ref _claim, (long)generation << 32);     // publish the claim word first, then the generation
+            Interlocked.Exchange(ref _generation, generation);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_gate) Monitor.PulseAll(_gate);
             t_running = this;
-            try { RunChunks(); }
+            try { RunChunks(generation); }
             finally { t_running = null; }
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _completed) != count) spin.SpinOnce(sleep1Threshold: -1);
             _work = null;
             error = _error;
         }
@@ -87,16 +94,19 @@ public sealed class WorkerPool : IDisposable
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
-    private void RunChunks()
+    private void RunChunks(int generation)
     {
-        var work = _work!;
-        int count = _count;
         while (true)
         {
-            int i = Interlocked.Increment(ref _next) - 1;
-            if (i >= count) return;
-            try { work.Execute(i); }
+            long claim = Volatile.Read(ref _claim);
+            if ((int)(claim >> 32) != generation) return;            // a later job: not ours to run
+            int index = (int)claim;
+            if (index >= Volatile.Read(ref _count)) return;
+            if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;
+            // The job cannot end before this index completes, so _work is still this generation's.
+            try { _work!.Execute(index); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            Interlocked.Increment(ref _completed);
         }
     }
 
@@ -120,8 +130,7 @@ public sealed class WorkerPool : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _generation);
-            RunChunks();
-            Interlocked.Decrement(ref _pending);
+            RunChunks(seen);
         }
     }
 
