@@ -11,6 +11,7 @@ return verb switch
     "gemm" => GemmBench.Run(rest),
     "forward" => ForwardBench.Run(rest),
     "kernels" => KernelSuites.Run(rest),
+    "quant" => QuantBench.Run(rest),
     _ => Usage(),
 };
 

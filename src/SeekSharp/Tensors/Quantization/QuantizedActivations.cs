@@ -26,6 +26,7 @@ internal sealed unsafe class QuantizedActivations
     private const int BlockSize = QuantFormat.BlockSize;
 
     private sbyte[] _codes = [];
+    private byte[] _absCodes = [];
     private float[] _scales = [];
     private int[] _sums = [];
 
@@ -34,12 +35,15 @@ internal sealed unsafe class QuantizedActivations
 
     /// <summary>Codes, [Rows, BlocksPerRow·32], row-major.</summary>
     public sbyte* Codes { get; private set; }
+    /// <summary>|q|, same layout as <see cref="Codes"/> (the unsigned operand of Q8_0's dot product).</summary>
+    public byte* AbsCodes { get; private set; }
     /// <summary>Block scales s, [Rows, BlocksPerRow].</summary>
     public float* Scales { get; private set; }
     /// <summary>Code sums Σq per block, [Rows, BlocksPerRow].</summary>
     public int* Sums { get; private set; }
 
     public sbyte* RowCodes(int row) => Codes + (long)row * BlocksPerRow * BlockSize;
+    public byte* RowAbsCodes(int row) => AbsCodes + (long)row * BlocksPerRow * BlockSize;
     public float* RowScales(int row) => Scales + (long)row * BlocksPerRow;
     public int* RowSums(int row) => Sums + (long)row * BlocksPerRow;
 
@@ -50,6 +54,7 @@ internal sealed unsafe class QuantizedActivations
         BlocksPerRow = QuantFormat.BlocksPerRow(cols);
         int blocks = checked(m * BlocksPerRow);
         Codes = (sbyte*)Pinned(ref _codes, checked(blocks * BlockSize));
+        AbsCodes = (byte*)Pinned(ref _absCodes, blocks * BlockSize);
         Scales = (float*)Pinned(ref _scales, blocks);
         Sums = (int*)Pinned(ref _sums, blocks);
     }
@@ -62,6 +67,17 @@ internal sealed unsafe class QuantizedActivations
 
     /// <summary>Quantises row <paramref name="row"/> of the prepared layout from <paramref name="x"/> (cols floats).</summary>
     public void QuantizeRow(int row, float* x, int cols)
+    {
+        QuantizeCodes(row, x, cols);
+        sbyte* codes = RowCodes(row);
+        byte* abs = RowAbsCodes(row);
+        int n = BlocksPerRow * BlockSize, i = 0;
+        if (Avx2.IsSupported)
+            for (; i < n; i += BlockSize) Avx.Store(abs + i, Avx2.Abs(Avx.LoadVector256(codes + i)));
+        for (; i < n; i++) abs[i] = (byte)Math.Abs(codes[i]);
+    }
+
+    private void QuantizeCodes(int row, float* x, int cols)
     {
         sbyte* codes = RowCodes(row);
         float* scales = RowScales(row);

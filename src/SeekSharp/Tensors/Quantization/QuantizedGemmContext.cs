@@ -28,29 +28,39 @@ internal sealed unsafe class QuantizedGemmContext : ParallelWork
     public override void Execute(int index)
     {
         int j0 = index * QuantizedGemm.RowsPerItem, j1 = Math.Min(_rowCount, j0 + QuantizedGemm.RowsPerItem);
+        if (_w!.Type == QuantType.Q8_0) Rows<Q8_0Format>(j0, j1);
+        else Rows<Q4_0Format>(j0, j1);
+    }
+
+    // Output columns [j0, j1): each weight row once, against the activation rows in groups of 4, then 2, then 1.
+    private void Rows<T>(int j0, int j1) where T : IQuantFormat
+    {
         var w = _w!;
-        int blocks = w.BlocksPerRow, rowBytes = w.RowBytes;
+        int blocks = w.BlocksPerRow, m = _m;
         float* four = stackalloc float[4];
-        for (int i = 0; i < _m; i++)
+        for (int j = j0; j < j1; j++)
         {
-            sbyte* x = _x.RowCodes(i);
-            float* xs = _x.RowScales(i);
-            int* sums = _x.RowSums(i);
-            float* y = _y + (long)i * _ldy;
-            int j = j0;
-            for (; j + 4 <= j1; j += 4)
+            byte* row = w.RowPointer(_rowStart + j);
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
             {
-                byte* wr = w.RowPointer(_rowStart + j);
-                if (w.Type == QuantType.Q8_0) RowDotKernels.Q8x4(wr, rowBytes, blocks, x, xs, four);
-                else RowDotKernels.Q4x4(wr, rowBytes, blocks, x, xs, sums, four);
-                for (int r = 0; r < 4; r++) y[j + r] = _accumulate ? y[j + r] + four[r] : four[r];
+                RowDotKernels.Dot4<T>(row, blocks, new ActivationRow(_x, i), new ActivationRow(_x, i + 1), new ActivationRow(_x, i + 2), new ActivationRow(_x, i + 3), four);
+                for (int r = 0; r < 4; r++) Store(i + r, j, four[r]);
             }
-            for (; j < j1; j++)
+            if (i + 2 <= m)
             {
-                byte* wr = w.RowPointer(_rowStart + j);
-                float v = w.Type == QuantType.Q8_0 ? RowDotKernels.Q8x1(wr, blocks, x, xs) : RowDotKernels.Q4x1(wr, blocks, x, xs, sums);
-                y[j] = _accumulate ? y[j] + v : v;
+                RowDotKernels.Dot2<T>(row, blocks, new ActivationRow(_x, i), new ActivationRow(_x, i + 1), out float y0, out float y1);
+                Store(i, j, y0);
+                Store(i + 1, j, y1);
+                i += 2;
             }
+            if (i < m) Store(i, j, RowDotKernels.Dot1<T>(row, blocks, new ActivationRow(_x, i)));
         }
+    }
+
+    private void Store(int i, int j, float value)
+    {
+        float* y = _y + (long)i * _ldy + j;
+        *y = _accumulate ? *y + value : value;
     }
 }
