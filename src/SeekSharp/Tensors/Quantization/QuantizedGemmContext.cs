@@ -4,12 +4,25 @@ namespace SeekSharp.Tensors.Quantization;
 /// Per-thread state of <see cref="QuantizedGemm"/>: the quantised activations of the current call and the reusable
 /// parallel job, so a call allocates nothing once its buffers have grown to size.
 /// </summary>
+/// <remarks>
+/// Two ways through the output rows, chosen by m. Short left-hand sides (m &lt; <see cref="QuantizedGemm.PanelMinRows"/>)
+/// take <see cref="RowDotKernels"/> over the stored rows: items of <see cref="QuantizedGemm.RowsPerItem"/> rows, each
+/// row read once. Longer ones take <see cref="PanelKernels"/>: an item is <see cref="PanelsPerItem"/> panels of 8
+/// rows, which the executing thread packs into its own scratch, then sweeps with all activation rows, four at a time;
+/// each activation tile is used for all panels of the item while it is in L1.
+/// </remarks>
 internal sealed unsafe class QuantizedGemmContext : ParallelWork
 {
     [ThreadStatic] private static QuantizedGemmContext? t_context;
     public static QuantizedGemmContext ForThisThread() => t_context ??= new QuantizedGemmContext();
 
+    public const int PanelsPerItem = 2;
+    private const int RowsPerPanelItem = PanelsPerItem * PackedPanel.Rows;
+
+    [ThreadStatic] private static byte[]? t_panels;
+
     private readonly QuantizedActivations _x = new();
+    private bool _panels;
     private QuantizedMatrix? _w;
     private int _m, _rowStart, _rowCount, _ldy;
     private float* _y;
@@ -17,19 +30,58 @@ internal sealed unsafe class QuantizedGemmContext : ParallelWork
 
     public void Run(WorkerPool pool, int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, float* y, int ldy, bool accumulate)
     {
-        _x.Prepare(m, w.Cols);
+        _panels = m >= QuantizedGemm.PanelMinRows;
+        _x.Prepare(m, w.Cols, _panels ? ActivationLayout.Tiles : ActivationLayout.Rows, absCodes: !_panels && w.Type == QuantType.Q8_0);
         for (int i = 0; i < m; i++) _x.QuantizeRow(i, x + (long)i * ldx, w.Cols);
         (_w, _m, _rowStart, _rowCount, _ldy, _accumulate) = (w, m, rowStart, rowCount, ldy, accumulate);
         _y = y;
-        try { pool.For((rowCount + QuantizedGemm.RowsPerItem - 1) / QuantizedGemm.RowsPerItem, this); }
+        int rowsPerItem = _panels ? RowsPerPanelItem : QuantizedGemm.RowsPerItem;
+        try { pool.For((rowCount + rowsPerItem - 1) / rowsPerItem, this); }
         finally { _w = null; _y = null; }
     }
 
     public override void Execute(int index)
     {
+        if (_panels)
+        {
+            Panels(index * RowsPerPanelItem);
+            return;
+        }
         int j0 = index * QuantizedGemm.RowsPerItem, j1 = Math.Min(_rowCount, j0 + QuantizedGemm.RowsPerItem);
         if (_w!.Type == QuantType.Q8_0) Rows<Q8_0Format>(j0, j1);
         else Rows<Q4_0Format>(j0, j1);
+    }
+
+    // Output columns [j0, j0 + 16): pack the (up to) two panels, then every activation tile against both.
+    private void Panels(int j0)
+    {
+        var w = _w!;
+        int blocks = w.BlocksPerRow, panelBytes = blocks * PackedPanel.BlockBytes(w.Type);
+        int panels = Math.Min(PanelsPerItem, (_rowCount - j0 + PackedPanel.Rows - 1) / PackedPanel.Rows);
+        int need = PanelsPerItem * panelBytes + 64;
+        if (t_panels is null || t_panels.Length < need) t_panels = GC.AllocateUninitializedArray<byte>(need, pinned: true);
+        fixed (byte* buffer = t_panels)
+        {
+            byte* scratch = (byte*)(((nint)buffer + 63) & ~(nint)63);   // 32-byte aligned chunk loads
+            for (int p = 0; p < panels; p++)
+            {
+                int rowsLeft = _rowCount - (j0 + p * PackedPanel.Rows);
+                PackedPanel.Pack(w, _rowStart + j0 + p * PackedPanel.Rows, Math.Min(PackedPanel.Rows, rowsLeft), scratch + p * panelBytes);
+            }
+            int tileBytes = _x.TileBlockBytes;
+            for (int i = 0; i < _m; i += QuantizedActivations.TileRows)
+            {
+                int rows = Math.Min(QuantizedActivations.TileRows, _m - i);
+                byte* tile = _x.Tile(i / QuantizedActivations.TileRows);
+                for (int p = 0; p < panels; p++)
+                {
+                    int j = j0 + p * PackedPanel.Rows, cols = Math.Min(PackedPanel.Rows, _rowCount - j);
+                    float* y = _y + (long)i * _ldy + j;
+                    if (w.Type == QuantType.Q8_0) PanelKernels.Q8(scratch + p * panelBytes, tile, blocks, tileBytes, y, _ldy, rows, cols, _accumulate);
+                    else PanelKernels.Q4(scratch + p * panelBytes, tile, blocks, tileBytes, y, _ldy, rows, cols, _accumulate);
+                }
+            }
+        }
     }
 
     // Output columns [j0, j1): each weight row once, against the activation rows in groups of 4, then 2, then 1.
