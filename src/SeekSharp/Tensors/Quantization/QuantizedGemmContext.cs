@@ -5,7 +5,7 @@ namespace SeekSharp.Tensors.Quantization;
 /// parallel job, so a call allocates nothing once its buffers have grown to size.
 /// </summary>
 /// <remarks>
-/// Two ways through the output rows, chosen by m. Short left-hand sides (m &lt; <see cref="QuantizedGemm.PanelMinRows"/>)
+/// Two ways through the output rows, chosen by m. Short left-hand sides (m below <see cref="QuantizedGemm.PanelMinRows"/>)
 /// take <see cref="RowDotKernels"/> over the stored rows: items of <see cref="QuantizedGemm.RowsPerItem"/> rows, each
 /// row read once. Longer ones take <see cref="PanelKernels"/>: an item is <see cref="PanelsPerItem"/> panels of 8
 /// rows, which the executing thread packs into its own scratch, then sweeps with all activation rows, four at a time;
@@ -22,26 +22,43 @@ internal sealed unsafe class QuantizedGemmContext : ParallelWork
     [ThreadStatic] private static byte[]? t_panels;
 
     private readonly QuantizedActivations _x = new();
-    private bool _panels;
+    // Quantising the activations is spread over the pool only when it is big enough to pay for a second dispatch.
+    private const int ParallelQuantizeMinValues = 1 << 16;
+    private const int QuantizeRowsPerItem = 8;
+
+    private bool _panels, _quantizing;
     private QuantizedMatrix? _w;
-    private int _m, _rowStart, _rowCount, _ldy;
-    private float* _y;
+    private int _m, _rowStart, _rowCount, _ldx, _ldy;
+    private float* _xSource, _y;
     private bool _accumulate;
 
     public void Run(WorkerPool pool, int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, float* y, int ldy, bool accumulate)
     {
-        _panels = m >= QuantizedGemm.PanelMinRows;
-        _x.Prepare(m, w.Cols, _panels ? ActivationLayout.Tiles : ActivationLayout.Rows, absCodes: !_panels && w.Type == QuantType.Q8_0);
-        for (int i = 0; i < m; i++) _x.QuantizeRow(i, x + (long)i * ldx, w.Cols);
-        (_w, _m, _rowStart, _rowCount, _ldy, _accumulate) = (w, m, rowStart, rowCount, ldy, accumulate);
+        (_w, _m, _rowStart, _rowCount, _ldx, _ldy, _accumulate) = (w, m, rowStart, rowCount, ldx, ldy, accumulate);
+        _xSource = x;
         _y = y;
-        int rowsPerItem = _panels ? RowsPerPanelItem : QuantizedGemm.RowsPerItem;
-        try { pool.For((rowCount + rowsPerItem - 1) / rowsPerItem, this); }
-        finally { _w = null; _y = null; }
+        _panels = m >= QuantizedGemm.PanelMinRows(w.Type);
+        _x.Prepare(m, w.Cols, _panels ? ActivationLayout.Tiles : ActivationLayout.Rows, absCodes: !_panels && w.Type == QuantType.Q8_0);
+        try
+        {
+            _quantizing = true;
+            if ((long)m * w.Cols >= ParallelQuantizeMinValues) pool.For((m + QuantizeRowsPerItem - 1) / QuantizeRowsPerItem, this);
+            else for (int i = 0; i < m; i++) _x.QuantizeRow(i, x + (long)i * ldx, w.Cols);
+            _quantizing = false;
+            int rowsPerItem = _panels ? RowsPerPanelItem : QuantizedGemm.RowsPerItem;
+            pool.For((rowCount + rowsPerItem - 1) / rowsPerItem, this);
+        }
+        finally { _w = null; _xSource = _y = null; }
     }
 
     public override void Execute(int index)
     {
+        if (_quantizing)
+        {
+            for (int i = index * QuantizeRowsPerItem; i < Math.Min(_m, (index + 1) * QuantizeRowsPerItem); i++)
+                _x.QuantizeRow(i, _xSource + (long)i * _ldx, _w!.Cols);
+            return;
+        }
         if (_panels)
         {
             Panels(index * RowsPerPanelItem);
@@ -84,27 +101,20 @@ internal sealed unsafe class QuantizedGemmContext : ParallelWork
         }
     }
 
-    // Output columns [j0, j1): each weight row once, against the activation rows in groups of 4, then 2, then 1.
+    // Output columns [j0, j1): each weight row once, against the activation rows in pairs, then one.
     private void Rows<T>(int j0, int j1) where T : IQuantFormat
     {
         var w = _w!;
         int blocks = w.BlocksPerRow, m = _m;
-        float* four = stackalloc float[4];
         for (int j = j0; j < j1; j++)
         {
             byte* row = w.RowPointer(_rowStart + j);
             int i = 0;
-            for (; i + 4 <= m; i += 4)
-            {
-                RowDotKernels.Dot4<T>(row, blocks, new ActivationRow(_x, i), new ActivationRow(_x, i + 1), new ActivationRow(_x, i + 2), new ActivationRow(_x, i + 3), four);
-                for (int r = 0; r < 4; r++) Store(i + r, j, four[r]);
-            }
-            if (i + 2 <= m)
+            for (; i + 2 <= m; i += 2)
             {
                 RowDotKernels.Dot2<T>(row, blocks, new ActivationRow(_x, i), new ActivationRow(_x, i + 1), out float y0, out float y1);
                 Store(i, j, y0);
                 Store(i + 1, j, y1);
-                i += 2;
             }
             if (i < m) Store(i, j, RowDotKernels.Dot1<T>(row, blocks, new ActivationRow(_x, i)));
         }

@@ -5,8 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace SeekSharp.Tensors.Quantization;
 
 /// <summary>
-/// One stored weight row against one, two or four quantised activation rows: the path for short left-hand sides
-/// (decode), which reads every weight byte once, in order.
+/// One stored weight row against one or two quantised activation rows: the path for short left-hand sides (decode,
+/// below <see cref="QuantizedGemm.PanelMinRows"/>), which reads every weight byte once, in order.
 /// </summary>
 /// <remarks>
 /// <para>Per block: the codes are loaded once for all activation rows, each dot product (8 int32 lanes) is converted
@@ -70,29 +70,6 @@ internal static unsafe class RowDotKernels
         }
         y0 = Vector256.Sum(Avx.Add(a0, a1));
         y1 = Vector256.Sum(Avx.Add(b0, b1));
-    }
-
-    /// <summary>Four activation rows: each weight block is loaded once and used four times (four independent chains).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot4<T>(byte* w, int blocks, in ActivationRow x0, in ActivationRow x1, in ActivationRow x2, in ActivationRow x3, float* y)
-        where T : IQuantFormat
-    {
-        float* f16 = HalfScale.Table;
-        int bb = T.BlockBytes;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int b = 0, p = 0; b < blocks; b++, p += QuantFormat.BlockSize, w += bb)
-        {
-            var c = T.LoadCodes(w);
-            float d = f16[*(ushort*)w];
-            a0 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p, x0.AbsCodes + p, x0.Sums[b])), Vector256.Create(d * x0.Scales[b]), a0);
-            a1 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p, x1.AbsCodes + p, x1.Sums[b])), Vector256.Create(d * x1.Scales[b]), a1);
-            a2 = Fma.MultiplyAdd(Float(T.Dot(c, x2.Codes + p, x2.AbsCodes + p, x2.Sums[b])), Vector256.Create(d * x2.Scales[b]), a2);
-            a3 = Fma.MultiplyAdd(Float(T.Dot(c, x3.Codes + p, x3.AbsCodes + p, x3.Sums[b])), Vector256.Create(d * x3.Scales[b]), a3);
-        }
-        y[0] = Vector256.Sum(a0);
-        y[1] = Vector256.Sum(a1);
-        y[2] = Vector256.Sum(a2);
-        y[3] = Vector256.Sum(a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
