@@ -8,12 +8,14 @@ namespace SeekSharp.Bench;
 /// <summary>
 /// Quantised y = x·Wᵀ (Q8_0, Q4_0) against the float32 GEMM on the same shapes, in the same process, rounds alternating
 /// so that all see the same machine conditions; best time of each. GB/s counts the weight bytes read once per call
-/// (what bounds decode), GFLOP/s the 2·m·rows·cols multiply-adds (what bounds prefill).
+/// (what bounds decode), GFLOP/s the 2·m·rows·cols multiply-adds (what bounds prefill). With --accuracy, the error
+/// report of <see cref="QuantAccuracy"/> instead.
 /// </summary>
 internal static class QuantBench
 {
     public static int Run(string[] args)
     {
+        if (BenchArgs.Has(args, "--accuracy")) return QuantAccuracy.Run(args);
         var shapes = (BenchArgs.Get(args, "--shapes") ?? "1024x512,512x1024,32000x1024")
             .Split(',').Select(s => s.Split('x').Select(int.Parse).ToArray()).ToArray();
         var ms = (BenchArgs.Get(args, "--m") ?? "1,16,128").Split(',').Select(int.Parse).ToArray();
@@ -38,6 +40,8 @@ internal static class QuantBench
                     ("Q8_0", q8.ByteSize, () => QuantizedGemm.Multiply(pool, m, x, cols, q8, y, rows)),
                     ("Q4_0", q4.ByteSize, () => QuantizedGemm.Multiply(pool, m, x, cols, q4, y, rows)),
                 };
+                if (m == 1 && threads == 1 && cols % 32 == 0)   // the float-activation alternative, one thread
+                    cases = [.. cases, ("Q8 fx", q8.ByteSize, () => QuantFloatActivations.Gemv(q8, x, y))];
                 var best = BestTimes(cases.Select(c => c.Call).ToArray(), seconds);
                 for (int c = 0; c < cases.Length; c++)
                 {

@@ -17,9 +17,10 @@ namespace SeekSharp.Tensors.Quantization;
 /// <item>for each of those, the least-squares scale of the codes it produced, <c>d' = Σ w·ℓ / Σ ℓ²</c> with
 /// ℓ = c − 8 (a one-step Lloyd refinement).</item>
 /// </list>
-/// <para>Each candidate is rounded to F16 before its error is measured, so the chosen error is the stored one.
-/// The result never has a larger squared error than llama.cpp's rule; on Gaussian weights the RMS error is about
-/// 10% lower (docs/quantization.md has the measurement). It costs ~50 candidate passes per block, at load time only.</para>
+/// <para>Each candidate is rounded to F16 before its error is measured, so the chosen error is the stored one, and it is
+/// never larger than that of d = F16(m/−8) with nearest levels. On Gaussian weights the RMS error drops from 8.60% to
+/// 8.10% of the weights' RMS (a denser search with more refinement steps reaches 8.09%: this is about all a uniform
+/// 16-level grid allows). It costs ~50 candidate passes per block, at quantisation time only.</para>
 /// </remarks>
 internal static class Q4_0Block
 {

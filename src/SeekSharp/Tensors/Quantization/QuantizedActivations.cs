@@ -13,8 +13,9 @@ namespace SeekSharp.Tensors.Quantization;
 /// <para>Per block of 32 activations: <c>s = amax/127</c> (float32, not rounded to F16: it is never stored),
 /// <c>q = round(x·127/amax)</c> half to even, in [−127, 127], |q| (the unsigned operand of Q8_0's dot product) and
 /// Σq (for Q4_0's −8 offset). A row is padded with zero codes to whole blocks, so padded weight columns meet zeros.
-/// The relative error this adds to a dot product is about 1/(127·√12·rms/amax) of it, ~0.3% for well-spread
-/// activations (see docs/quantization.md).</para>
+/// Each code is off by at most s/2, so a dot product gains an error of RMS ≈ s/√12·‖w‖: measured on y = x·Wᵀ, 0.5% of
+/// the output's RMS for Gaussian activations and 1.1% when 1% of the channels are 20× larger (an outlier sets its
+/// block's step); see docs/quantization.md.</para>
 /// <para>Special blocks: amax below <see cref="FlushBelow"/> (or exactly zero) gives s = 0 and zero codes, so the
 /// block contributes exactly 0 (127/amax would overflow); a NaN or infinity gives s = NaN, so every output that uses
 /// the block is NaN, as a float product would be (at least not a silent finite number).</para>
