@@ -11,6 +11,12 @@ namespace SeekSharp.Bench;
 /// (what bounds decode), GFLOP/s the 2·m·rows·cols multiply-adds (what bounds prefill). With --accuracy, the error
 /// report of <see cref="QuantAccuracy"/> instead.
 /// </summary>
+/// <remarks>
+/// Before every timed call the caches are evicted (every pool thread reads its share of a 96 MiB buffer), because in
+/// a model the weights of one matrix are always cold: all the others pass through the caches in between. Without it,
+/// a 35 MB Q8_0 matrix on this machine's 32 MiB L3 reads partly from L3 when called back to back, and the result
+/// depends on which case ran before. --warm skips the eviction.
+/// </remarks>
 internal static class QuantBench
 {
     public static int Run(string[] args)
@@ -21,8 +27,11 @@ internal static class QuantBench
         var ms = (BenchArgs.Get(args, "--m") ?? "1,16,128").Split(',').Select(int.Parse).ToArray();
         int threads = BenchArgs.GetInt(args, "--threads", 2);
         double seconds = double.Parse(BenchArgs.Get(args, "--seconds") ?? "2");
+        bool warm = BenchArgs.Has(args, "--warm");
         using var pool = new WorkerPool(threads);
-        Console.WriteLine($"threads={threads} avx512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; best of {seconds} s of alternating rounds per case");
+        var eviction = new CacheEviction(pool);
+        Action evict = eviction.Run;
+        Console.WriteLine($"threads={threads} avx512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; best of {seconds} s of alternating rounds per case; caches {(warm ? "warm" : "evicted before each call")}");
         Console.WriteLine("W [rows x cols]     m  format        µs    GB/s  GFLOP/s  vs F32");
         foreach (var shape in shapes)
         {
@@ -42,7 +51,7 @@ internal static class QuantBench
                 };
                 if (m == 1 && threads == 1 && cols % 32 == 0)   // the float-activation alternative, one thread
                     cases = [.. cases, ("Q8 fx", q8.ByteSize, () => QuantFloatActivations.Gemv(q8, x, y))];
-                var best = BestTimes(cases.Select(c => c.Call).ToArray(), seconds);
+                var best = BestTimes(cases.Select(c => c.Call).ToArray(), seconds, warm ? null : evict);
                 for (int c = 0; c < cases.Length; c++)
                 {
                     double t = best[c];
@@ -53,7 +62,7 @@ internal static class QuantBench
         return 0;
     }
 
-    private static double[] BestTimes(Action[] calls, double seconds)
+    private static double[] BestTimes(Action[] calls, double seconds, Action? before)
     {
         var best = Enumerable.Repeat(double.MaxValue, calls.Length).ToArray();
         foreach (var call in calls) call();   // JIT and buffers
@@ -63,6 +72,7 @@ internal static class QuantBench
         {
             for (int c = 0; c < calls.Length; c++)
             {
+                before?.Invoke();
                 var sw = Stopwatch.StartNew();
                 calls[c]();
                 best[c] = Math.Min(best[c], sw.Elapsed.TotalSeconds);
@@ -70,6 +80,31 @@ internal static class QuantBench
             rounds++;
         }
         return best;
+    }
+
+    /// <summary>Every pool thread reads 1 MiB chunks of a 96 MiB buffer: their L1/L2 and the shared L3 lose the weights.</summary>
+    private sealed class CacheEviction(WorkerPool pool) : ParallelWork
+    {
+        private const int Chunk = 1 << 20;
+        private readonly byte[] _buffer = CreateBuffer();
+        public long Sink;
+
+        private static byte[] CreateBuffer()
+        {
+            var b = new byte[96 << 20];
+            System.Random.Shared.NextBytes(b);
+            return b;
+        }
+
+        public void Run() => pool.For(_buffer.Length / Chunk, this);
+
+        public override void Execute(int index)
+        {
+            var longs = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_buffer.AsSpan(index * Chunk, Chunk));
+            long sum = 0;
+            for (int i = 0; i < longs.Length; i += 8) sum += longs[i];   // one read per cache line
+            Interlocked.Add(ref Sink, sum);
+        }
     }
 
     private static float[] Random(int n, int seed, float scale)
