@@ -90,17 +90,12 @@ public static unsafe class QuantizedGemm
         }
     }
 
-    // Without AVX2: the same integer arithmetic as the kernels, one element at a time.
+    // Without AVX2 and FMA: the integer model of the reference, element by element (slow; the same numbers up to the
+    // order of float additions). Not a target, but the library must still compute correctly there.
     private static void ScalarFallback(int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, float* y, int ldy, bool accumulate)
     {
-        int cols = w.Cols;
-        var sub = new float[rowCount];
-        for (int i = 0; i < m; i++)
-        {
-            var row = new ReadOnlySpan<float>(x + (long)i * ldx, cols);
-            var part = QuantizedMatrix.FromRaw(w.Type, rowCount, cols, w.RawBytes.Slice(rowStart * w.RowBytes, rowCount * w.RowBytes));
-            QuantizedGemmReference.MultiplyWithQuantizedActivations(1, row, cols, part, sub, rowCount);
-            for (int j = 0; j < rowCount; j++) y[(long)i * ldy + j] = accumulate ? y[(long)i * ldy + j] + sub[j] : sub[j];
-        }
+        var xs = new ReadOnlySpan<float>(x, (m - 1) * ldx + w.Cols);
+        var ys = new Span<float>(y, (m - 1) * ldy + rowCount);
+        QuantizedGemmReference.IntegerModel(m, xs, ldx, w, rowStart, rowCount, ys, ldy, accumulate);
     }
 }

@@ -31,19 +31,25 @@ public static class QuantizedGemmReference
     public static void MultiplyWithQuantizedActivations(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
     {
         QuantizedGemm.Validate(m, x.Length, ldx, w, y.Length, ldy);
+        IntegerModel(m, x, ldx, w, 0, w.Rows, y, ldy, accumulate);
+    }
+
+    // y[i, j] (+)= row rowStart + j of W against x row i, for j < rowCount (also the fallback without AVX2).
+    internal static void IntegerModel(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, int rowStart, int rowCount,
+        Span<float> y, int ldy, bool accumulate)
+    {
         int blocks = w.BlocksPerRow, bs = QuantFormat.BlockSize;
         var codes = new sbyte[blocks * bs];
         var scales = new float[blocks];
         var sums = new int[blocks];
-        var weightRow = new float[blocks * bs];
         var weightCodes = new int[blocks * bs];
         var weightScales = new float[blocks];
         for (int i = 0; i < m; i++)
         {
             QuantizedActivations.QuantizeRowScalar(x.Slice(i * ldx, w.Cols), codes, scales, sums);
-            for (int j = 0; j < w.Rows; j++)
+            for (int j = 0; j < rowCount; j++)
             {
-                WeightCodes(w, j, weightCodes, weightScales);
+                WeightCodes(w, rowStart + j, weightCodes, weightScales);
                 double sum = accumulate ? y[i * ldy + j] : 0;
                 for (int b = 0; b < blocks; b++)
                 {
