@@ -23,6 +23,9 @@ internal unsafe interface IQuantFormat
 
     /// <summary>Σ_k level(codes[k])·x[k] spread over 8 int32 lanes; <paramref name="absX"/> = |x|, <paramref name="sumX"/> = Σx.</summary>
     static abstract Vector256<int> Dot(Vector256<byte> codes, sbyte* x, byte* absX, int sumX);
+
+    /// <summary>The 32 levels of the block (w = d·level) as signed bytes, in element order.</summary>
+    static abstract Vector256<sbyte> LoadLevels(byte* block);
 }
 
 /// <summary>Q8_0 blocks: <c>{ f16 d; int8 q[32] }</c>.</summary>
@@ -44,6 +47,9 @@ internal readonly unsafe struct Q8_0Format : IQuantFormat
         var products = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(absX), Avx2.Sign(codes.AsSByte(), Avx.LoadVector256(x)));
         return Avx2.MultiplyAddAdjacent(products, Vector256.Create((short)1));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> LoadLevels(byte* block) => Avx.LoadVector256((sbyte*)(block + 2));
 }
 
 /// <summary>Q4_0 blocks: <c>{ f16 d; u8 qs[16] }</c>, levels c − 8.</summary>
@@ -72,4 +78,7 @@ internal readonly unsafe struct Q4_0Format : IQuantFormat
         var products = Avx2.MultiplyAddAdjacent(codes, Avx.LoadVector256(x));
         return Avx2.Subtract(Avx2.MultiplyAddAdjacent(products, Vector256.Create((short)1)), Vector256.Create(sumX));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> LoadLevels(byte* block) => Avx2.Subtract(LoadCodes(block), Vector256.Create((byte)8)).AsSByte();
 }

@@ -37,35 +37,40 @@ public static unsafe class QuantizedGemm
     public static void Multiply(WorkerPool pool, int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(w);
-        MultiplyRows(pool, m, x, ldx, w, 0, w.Rows, y, ldy, accumulate);
+        MultiplyRows(pool, m, x, ldx, w, 0, w.Rows, asTransposed: true, y, ldy, accumulate);
     }
 
     /// <summary>
-    /// The product with a block of W's rows, y[m, rowCount] (+)= x[m, Cols] · W[rowStart : rowStart + rowCount, :]ᵀ
-    /// (e.g. one head's rows of a projection).
+    /// The product with a block of W's rows, R = W[rowStart : rowStart + rowCount, :], as <c>Linear.MultiplyRows</c>
+    /// does for float weights: with <paramref name="asTransposed"/> y[m, rowCount] (+)= x[m, Cols] · Rᵀ (e.g. one head's
+    /// rows of a projection; the integer kernels above), otherwise y[m, Cols] (+)= x[m, rowCount] · R (MLA's absorbed
+    /// attention; <see cref="RowSumKernels"/>, with x kept in float).
     /// </summary>
     public static void MultiplyRows(WorkerPool pool, int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, int rowStart, int rowCount,
-        Span<float> y, int ldy, bool accumulate = false)
+        bool asTransposed, Span<float> y, int ldy, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(w);
         if (rowStart < 0 || rowCount < 0 || rowStart > w.Rows - rowCount)
             throw new ArgumentOutOfRangeException(nameof(rowStart), $"Rows [{rowStart}, {rowStart + rowCount}) are not inside the matrix's {w.Rows}.");
-        Validate(m, x.Length, ldx, w, y.Length, ldy, rowCount);
-        if (m == 0 || rowCount == 0) return;
+        int inputs = asTransposed ? w.Cols : rowCount, outputs = asTransposed ? rowCount : w.Cols;
+        Validate(m, x.Length, ldx, inputs, y.Length, ldy, outputs);
+        if (m == 0 || outputs == 0) return;
         fixed (float* px = x) fixed (float* py = y)
         {
-            if (w.Cols == 0)
+            if (inputs == 0)
             {
-                if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(py + (long)i * ldy, rowCount).Clear();
+                if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(py + (long)i * ldy, outputs).Clear();
                 return;
             }
             if (!Avx2.IsSupported || !Fma.IsSupported)
             {
-                ScalarFallback(m, px, ldx, w, rowStart, rowCount, py, ldy, accumulate);
+                ScalarFallback(m, px, ldx, w, rowStart, rowCount, asTransposed, py, ldy, accumulate);
                 return;
             }
-            QuantizedGemmContext.ForThisThread().Run(pool, m, px, ldx, w, rowStart, rowCount, py, ldy, accumulate);
+            var context = QuantizedGemmContext.ForThisThread();
+            if (asTransposed) context.Run(pool, m, px, ldx, w, rowStart, rowCount, py, ldy, accumulate);
+            else context.RunRowSums(pool, m, px, ldx, w, rowStart, rowCount, py, ldy, accumulate);
         }
     }
 
@@ -73,14 +78,13 @@ public static unsafe class QuantizedGemm
     public static void Reference(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
         => QuantizedGemmReference.Multiply(m, x, ldx, w, y, ldy, accumulate);
 
-    internal static void Validate(int m, int xLength, int ldx, QuantizedMatrix w, int yLength, int ldy, int? outputs = null)
+    // x [m, inputs] and y [m, outputs] as strided views.
+    internal static void Validate(int m, int xLength, int ldx, int inputs, int yLength, int ldy, int outputs)
     {
-        ArgumentNullException.ThrowIfNull(w);
-        int n = outputs ?? w.Rows;
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "The row count must be non-negative.");
-        if (m == 0 || n == 0) return;
-        Need("x", xLength, m, w.Cols, ldx);
-        Need("y", yLength, m, n, ldy);
+        if (m == 0 || outputs == 0) return;
+        Need("x", xLength, m, inputs, ldx);
+        Need("y", yLength, m, outputs, ldy);
 
         static void Need(string name, int length, int rows, int cols, int ld)
         {
@@ -90,12 +94,27 @@ public static unsafe class QuantizedGemm
         }
     }
 
-    // Without AVX2 and FMA: the integer model of the reference, element by element (slow; the same numbers up to the
-    // order of float additions). Not a target, but the library must still compute correctly there.
-    private static void ScalarFallback(int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, float* y, int ldy, bool accumulate)
+    // Without AVX2 and FMA: the integer model of the reference (transposed) or the plain sum of rows, element by element.
+    // Slow, and the same numbers up to the order of float additions; not a target, but it must still be right.
+    private static void ScalarFallback(int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, bool asTransposed,
+        float* y, int ldy, bool accumulate)
     {
-        var xs = new ReadOnlySpan<float>(x, (m - 1) * ldx + w.Cols);
-        var ys = new Span<float>(y, (m - 1) * ldy + rowCount);
-        QuantizedGemmReference.IntegerModel(m, xs, ldx, w, rowStart, rowCount, ys, ldy, accumulate);
+        int inputs = asTransposed ? w.Cols : rowCount, outputs = asTransposed ? rowCount : w.Cols;
+        var xs = new ReadOnlySpan<float>(x, (m - 1) * ldx + inputs);
+        var ys = new Span<float>(y, (m - 1) * ldy + outputs);
+        if (asTransposed)
+        {
+            QuantizedGemmReference.IntegerModel(m, xs, ldx, w, rowStart, rowCount, ys, ldy, accumulate);
+            return;
+        }
+        var row = new float[w.Cols];
+        for (int i = 0; i < m; i++)
+            if (!accumulate) ys.Slice(i * ldy, outputs).Clear();
+        for (int r = 0; r < rowCount; r++)
+        {
+            w.DequantizeRow(rowStart + r, row);
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < outputs; c++) ys[i * ldy + c] += xs[i * ldx + r] * row[c];
+        }
     }
 }

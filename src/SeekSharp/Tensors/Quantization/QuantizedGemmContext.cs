@@ -26,11 +26,24 @@ internal sealed unsafe class QuantizedGemmContext : ParallelWork
     private const int ParallelQuantizeMinValues = 1 << 16;
     private const int QuantizeRowsPerItem = 8;
 
-    private bool _panels, _quantizing;
+    private bool _panels, _quantizing, _rowSums;
+    private float* _xFloat;
+    private int _ldxFloat;
     private QuantizedMatrix? _w;
     private int _m, _rowStart, _rowCount, _ldx, _ldy;
     private float* _xSource, _y;
     private bool _accumulate;
+
+    /// <summary>y[m, Cols] (+)= x[m, rowCount] · W[rowStart.., :] over column items of <see cref="RowSumKernels"/>.</summary>
+    public void RunRowSums(WorkerPool pool, int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, float* y, int ldy, bool accumulate)
+    {
+        (_w, _m, _rowStart, _rowCount, _ldy, _accumulate, _ldxFloat) = (w, m, rowStart, rowCount, ldy, accumulate, ldx);
+        _xFloat = x;
+        _y = y;
+        _rowSums = true;
+        try { pool.For((w.BlocksPerRow + RowSumKernels.BlocksPerItem - 1) / RowSumKernels.BlocksPerItem, this); }
+        finally { _rowSums = false; _w = null; _xFloat = _y = null; }
+    }
 
     public void Run(WorkerPool pool, int m, float* x, int ldx, QuantizedMatrix w, int rowStart, int rowCount, float* y, int ldy, bool accumulate)
     {
@@ -53,6 +66,13 @@ internal sealed unsafe class QuantizedGemmContext : ParallelWork
 
     public override void Execute(int index)
     {
+        if (_rowSums)
+        {
+            int b0 = index * RowSumKernels.BlocksPerItem;
+            if (_w!.Type == QuantType.Q8_0) RowSumKernels.Run<Q8_0Format>(_w, _rowStart, _rowCount, b0, RowSumKernels.BlocksPerItem, _m, _xFloat, _ldxFloat, _y, _ldy, _accumulate);
+            else RowSumKernels.Run<Q4_0Format>(_w, _rowStart, _rowCount, b0, RowSumKernels.BlocksPerItem, _m, _xFloat, _ldxFloat, _y, _ldy, _accumulate);
+            return;
+        }
         if (_quantizing)
         {
             for (int i = index * QuantizeRowsPerItem; i < Math.Min(_m, (index + 1) * QuantizeRowsPerItem); i++)

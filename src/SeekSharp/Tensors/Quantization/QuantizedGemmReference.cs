@@ -11,7 +11,8 @@ public static class QuantizedGemmReference
     /// </summary>
     public static void Multiply(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
     {
-        QuantizedGemm.Validate(m, x.Length, ldx, w, y.Length, ldy);
+        ArgumentNullException.ThrowIfNull(w);
+        QuantizedGemm.Validate(m, x.Length, ldx, w.Cols, y.Length, ldy, w.Rows);
         var weights = new float[(long)w.Rows * w.Cols];
         w.Dequantize(weights);
         for (int i = 0; i < m; i++)
@@ -24,13 +25,35 @@ public static class QuantizedGemmReference
     }
 
     /// <summary>
+    /// The untransposed product with a block of rows, y[i, c] (+)= Σ_r x[i, r]·W[rowStart + r, c] (r &lt; rowCount,
+    /// c &lt; Cols), with W dequantised and the sum in double: the definition of
+    /// <see cref="QuantizedGemm.MultiplyRows"/> with <c>asTransposed: false</c>.
+    /// </summary>
+    public static void MultiplyRowsUntransposed(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, int rowStart, int rowCount,
+        Span<float> y, int ldy, bool accumulate = false)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        QuantizedGemm.Validate(m, x.Length, ldx, rowCount, y.Length, ldy, w.Cols);
+        var rows = new float[(long)rowCount * w.Cols];
+        for (int r = 0; r < rowCount; r++) w.DequantizeRow(rowStart + r, rows.AsSpan(r * w.Cols, w.Cols));
+        for (int i = 0; i < m; i++)
+            for (int c = 0; c < w.Cols; c++)
+            {
+                double sum = accumulate ? y[i * ldy + c] : 0;
+                for (int r = 0; r < rowCount; r++) sum += (double)x[i * ldx + r] * rows[(long)r * w.Cols + c];
+                y[i * ldy + c] = (float)sum;
+            }
+    }
+
+    /// <summary>
     /// What the fast kernels compute, step by step: x quantised per block by the scalar rule of
     /// <see cref="QuantizedActivations"/>, exact integer dot products per block, each weighted by the float32 product
     /// d_w·s_x, summed in double. The fast kernels differ from this only by float32 summation order.
     /// </summary>
     public static void MultiplyWithQuantizedActivations(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
     {
-        QuantizedGemm.Validate(m, x.Length, ldx, w, y.Length, ldy);
+        ArgumentNullException.ThrowIfNull(w);
+        QuantizedGemm.Validate(m, x.Length, ldx, w.Cols, y.Length, ldy, w.Rows);
         IntegerModel(m, x, ldx, w, 0, w.Rows, y, ldy, accumulate);
     }
 
