@@ -11,8 +11,10 @@ namespace SeekSharp.Tensors.Quantization;
 /// block product is an integer dot product: Σ_b d_w(b)·s_x(b)·Σ_k q_w·q_x. That is what llama.cpp does, and it is
 /// faster than widening weights to float, for an error of ~0.5% of the output's RMS on top of the weights' own
 /// (docs/quantization.md has the measurements); <see cref="QuantizedGemmReference"/> holds both definitions.</para>
-/// <para>Work is split over output rows (items of <see cref="RowsPerItem"/> rows); each y element is computed by one
-/// thread in a fixed order, so the result does not depend on the thread count.</para>
+/// <para>Short left-hand sides (decode) dot whole stored rows; from <see cref="PanelMinRows"/> rows on (prefill,
+/// expert batches) weights are packed per work item into 8-row panels and multiplied by 4-row activation tiles
+/// (QuantizedGemmContext describes both). Work is split over output rows; each y element is computed by one thread
+/// in a fixed order, so the result does not depend on the thread count.</para>
 /// </remarks>
 public static unsafe class QuantizedGemm
 {
