@@ -12,7 +12,7 @@ namespace SeekSharp.Tensors.Quantization;
 /// <remarks>
 /// <para>Q8_0 panel block (544 bytes): <c>float d[8]; int8 q[8 chunks][8 rows][4]; u8 absq[8][8][4]</c>, chunk c
 /// holding columns 4c..4c+3; |q| is stored too because the kernel moves the sign of x onto it (one activation broadcast
-/// per chunk instead of two: 8–25% faster than keeping |x| on the activation side).</para>
+/// per chunk instead of two: 5–28% faster than keeping |x| on the activation side).</para>
 /// <para>Q4_0 panel block (160 bytes): <c>float d[8]; u8 qs[4 chunks][8 rows][4]</c>, the stored nibble bytes moved as
 /// they are: chunk c holds bytes 4c..4c+3 of each row, whose low nibbles are columns 4c..4c+3 and high nibbles columns
 /// 16+4c..16+4c+3.</para>
