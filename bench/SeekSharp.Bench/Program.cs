@@ -13,6 +13,7 @@ return verb switch
     "forward" => ForwardBench.Run(rest),
     "train" => TrainBench.Run(rest),
     "kernels" => KernelSuites.Run(rest),
+    "quant" => QuantBench.Run(rest),
     _ => Usage(),
 };
 

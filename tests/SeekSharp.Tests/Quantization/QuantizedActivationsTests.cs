@@ -18,7 +18,7 @@ public unsafe class QuantizedActivationsTests
         x[0] = 0.5f; x[Math.Min(1, cols - 1)] = -0.5f;   // ties at the top (±127) and exact halves
         for (int i = 2; i < cols; i += 7) x[i] = (i % 3 - 1) * 2.5f / 127f;  // codes landing on .5 boundaries
         var a = new QuantizedActivations();
-        a.Prepare(1, cols);
+        a.Prepare(1, cols, ActivationLayout.Rows, absCodes: true);
         fixed (float* px = x) a.QuantizeRow(0, px, cols);
         int blocks = QuantFormat.BlocksPerRow(cols);
         var codes = new sbyte[blocks * 32];
@@ -28,6 +28,7 @@ public unsafe class QuantizedActivationsTests
         Assert.Equal(codes, new ReadOnlySpan<sbyte>(a.RowCodes(0), blocks * 32).ToArray());
         Assert.Equal(scales, new ReadOnlySpan<float>(a.RowScales(0), blocks).ToArray());
         Assert.Equal(sums, new ReadOnlySpan<int>(a.RowSums(0), blocks).ToArray());
+        for (int i = 0; i < blocks * 32; i++) Assert.Equal(Math.Abs(codes[i]), (int)a.RowAbsCodes(0)[i]);
         for (int b = 0; b < blocks; b++)
         {
             int sum = 0, max = 0;
@@ -50,12 +51,46 @@ public unsafe class QuantizedActivationsTests
         x[64 + 9] = float.NaN;              // scale NaN
         x[96 + 31] = float.NegativeInfinity;
         var a = new QuantizedActivations();
-        a.Prepare(1, x.Length);
+        a.Prepare(1, x.Length, ActivationLayout.Rows, absCodes: false);
         fixed (float* px = x) a.QuantizeRow(0, px, x.Length);
-        Assert.Equal(0f, a.Scales[0]);
-        Assert.Equal(0f, a.Scales[1]);
-        Assert.True(float.IsNaN(a.Scales[2]));
-        Assert.True(float.IsNaN(a.Scales[3]));
-        for (int i = 0; i < x.Length; i++) Assert.Equal(0, a.Codes[i]);
+        Assert.Equal(0f, a.RowScales(0)[0]);
+        Assert.Equal(0f, a.RowScales(0)[1]);
+        Assert.True(float.IsNaN(a.RowScales(0)[2]));
+        Assert.True(float.IsNaN(a.RowScales(0)[3]));
+        for (int i = 0; i < x.Length; i++) Assert.Equal(0, a.RowCodes(0)[i]);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TilesHoldTheSameBlocksAsRows(bool absCodes)
+    {
+        int m = 6, cols = 80, blocks = 3;
+        var x = TestUtil.RandomArray(m * cols, 9);
+        var rows = new QuantizedActivations();
+        var tiles = new QuantizedActivations();
+        rows.Prepare(m, cols, ActivationLayout.Rows, absCodes);
+        tiles.Prepare(m, cols, ActivationLayout.Tiles, absCodes);
+        fixed (float* px = x)
+            for (int i = 0; i < m; i++)
+            {
+                rows.QuantizeRow(i, px + i * cols, cols);
+                tiles.QuantizeRow(i, px + i * cols, cols);
+            }
+        for (int i = 0; i < 8; i++)   // two tiles; rows 6 and 7 pad the second with zero blocks
+            for (int b = 0; b < blocks; b++)
+            {
+                byte* record = tiles.Tile(i / 4) + b * tiles.TileBlockBytes;
+                sbyte* codes = (sbyte*)record + i % 4 * 32;
+                float scale = ((float*)(record + tiles.TileScaleOffset))[i % 4];
+                int sum = ((int*)(record + tiles.TileSumOffset))[i % 4];
+                for (int k = 0; k < 32; k++)
+                {
+                    Assert.Equal(i < m ? rows.RowCodes(i)[b * 32 + k] : 0, codes[k]);
+                    if (absCodes) Assert.Equal(Math.Abs((int)codes[k]), (int)record[tiles.TileAbsOffset + i % 4 * 32 + k]);
+                }
+                Assert.Equal(i < m ? rows.RowScales(i)[b] : 0, scale);
+                Assert.Equal(i < m ? rows.RowSums(i)[b] : 0, sum);
+            }
     }
 }

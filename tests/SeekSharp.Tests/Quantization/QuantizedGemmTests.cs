@@ -11,7 +11,8 @@ public class QuantizedGemmTests
     public static IEnumerable<object[]> Shapes()
     {
         int[][] shapes = [[1, 1, 32], [1, 37, 64], [2, 5, 96], [3, 33, 128], [4, 64, 1024], [5, 17, 160], [16, 70, 256],
-            [130, 9, 64], [1, 300, 512], [7, 4, 48], [3, 11, 40], [64, 33, 100], [1, 3, 1]];
+            [130, 9, 64], [1, 300, 512], [7, 4, 48], [3, 11, 40], [64, 33, 100], [1, 3, 1],
+            [72, 20, 1024]];   // the last quantises its activations over the pool
         foreach (var s in shapes)
             foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0 })
                 yield return [type, s[0], s[1], s[2]];
@@ -73,9 +74,39 @@ public class QuantizedGemmTests
         var whole = new float[m * rows];
         QuantizedGemm.Multiply(Pool, m, x, cols, w, whole, rows);
         var part = new float[m * 41];
-        QuantizedGemm.MultiplyRows(Pool, m, x, cols, w, 37, 41, part, 41);
+        QuantizedGemm.MultiplyRows(Pool, m, x, cols, w, 37, 41, asTransposed: true, part, 41);
         for (int i = 0; i < m; i++)
             Assert.Equal(whole.AsSpan(i * rows + 37, 41).ToArray(), part.AsSpan(i * 41, 41).ToArray());
+    }
+
+    [Theory]
+    [InlineData(QuantType.Q8_0, 1, 16, 512)]
+    [InlineData(QuantType.Q4_0, 1, 16, 512)]
+    [InlineData(QuantType.Q8_0, 5, 7, 80)]
+    [InlineData(QuantType.Q4_0, 3, 33, 200)]
+    [InlineData(QuantType.Q8_0, 130, 3, 96)]
+    public void UntransposedRowsMatchTheReference(QuantType type, int m, int rowCount, int cols)
+    {
+        int rows = rowCount + 10, rowStart = 6, ldx = rowCount + 1, ldy = cols + 5;
+        var w = QuantizedMatrix.Quantize(type, TestUtil.RandomArray(rows * cols, 33), rows, cols);
+        var x = TestUtil.RandomArray(m * ldx, 34);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            var y = TestUtil.RandomArray(m * ldy, 35);
+            var expected = (float[])y.Clone();
+            QuantizedGemm.MultiplyRows(Pool, m, x, ldx, w, rowStart, rowCount, asTransposed: false, y, ldy, accumulate);
+            QuantizedGemmReference.MultiplyRowsUntransposed(m, x, ldx, w, rowStart, rowCount, expected, ldy, accumulate);
+            // x stays float here: only float rounding separates the two.
+            TestUtil.AssertClose(y, expected, 2e-6, $"{type} m={m} rows={rowCount} cols={cols} acc={accumulate}");
+            for (int i = 0; i < m; i++)
+                for (int c = cols; c < ldy && i * ldy + c < y.Length; c++) Assert.Equal(expected[i * ldy + c], y[i * ldy + c]);
+        }
+        using var one = new WorkerPool(1);
+        var y1 = new float[m * ldy];
+        var y2 = new float[m * ldy];
+        QuantizedGemm.MultiplyRows(one, m, x, ldx, w, rowStart, rowCount, false, y1, ldy);
+        QuantizedGemm.MultiplyRows(Pool, m, x, ldx, w, rowStart, rowCount, false, y2, ldy);
+        Assert.Equal(y1, y2);
     }
 
     [Fact]
@@ -121,8 +152,10 @@ public class QuantizedGemmTests
         Assert.Throws<ArgumentException>(() => QuantizedGemm.Multiply(Pool, 2, new float[128], 64, w, new float[7], 4));
         Assert.Throws<ArgumentException>(() => QuantizedGemm.Multiply(Pool, 2, new float[128], 64, w, new float[8], 3));
         Assert.Throws<ArgumentOutOfRangeException>(() => QuantizedGemm.Multiply(Pool, -1, new float[128], 64, w, new float[8], 4));
-        Assert.Throws<ArgumentOutOfRangeException>(() => QuantizedGemm.MultiplyRows(Pool, 1, new float[64], 64, w, 3, 2, new float[2], 2));
-        Assert.Throws<ArgumentOutOfRangeException>(() => QuantizedGemm.MultiplyRows(Pool, 1, new float[64], 64, w, -1, 2, new float[2], 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => QuantizedGemm.MultiplyRows(Pool, 1, new float[64], 64, w, 3, 2, true, new float[2], 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => QuantizedGemm.MultiplyRows(Pool, 1, new float[64], 64, w, -1, 2, true, new float[2], 2));
+        Assert.Throws<ArgumentException>(() => QuantizedGemm.MultiplyRows(Pool, 2, new float[3], 2, w, 1, 2, false, new float[128], 64));   // x [2, 2] needs 4
+        Assert.Throws<ArgumentException>(() => QuantizedGemm.MultiplyRows(Pool, 2, new float[4], 2, w, 1, 2, false, new float[127], 64));  // y [2, 64] needs 128
         Assert.Throws<ArgumentNullException>(() => QuantizedGemm.Multiply(Pool, 1, new float[64], 64, null!, new float[4], 4));
         Assert.Throws<ArgumentException>(() => QuantizedGemm.Reference(2, new float[127], 64, w, new float[8], 4));
     }
@@ -130,10 +163,13 @@ public class QuantizedGemmTests
     [Fact]
     public void AWarmCallAllocatesNothing()
     {
+        // The promise holds for the AVX2 kernels; the scalar fallback (DOTNET_EnableAVX2=0) allocates its buffers.
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported) return;
         var w8 = QuantizedMatrix.Quantize(QuantType.Q8_0, TestUtil.RandomArray(256 * 512, 30), 256, 512);
         var w4 = QuantizedMatrix.Quantize(QuantType.Q4_0, TestUtil.RandomArray(256 * 512, 31), 256, 512);
         var x = TestUtil.RandomArray(64 * 512, 32);
         var y = new float[64 * 256];
+        var wide = new float[64 * 512];
         int[] ms = [1, 2, 5, 64];
         void Calls()
         {
@@ -141,6 +177,7 @@ public class QuantizedGemmTests
             {
                 QuantizedGemm.Multiply(Pool, m, x, 512, w8, y, 256);
                 QuantizedGemm.Multiply(Pool, m, x, 512, w4, y, 256, accumulate: true);
+                QuantizedGemm.MultiplyRows(Pool, m, x, 512, w4, 0, 256, asTransposed: false, wide, 512);
             }
         }
         Calls();

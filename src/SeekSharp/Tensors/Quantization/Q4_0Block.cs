@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics;
 
 namespace SeekSharp.Tensors.Quantization;
 
@@ -17,9 +18,10 @@ namespace SeekSharp.Tensors.Quantization;
 /// <item>for each of those, the least-squares scale of the codes it produced, <c>d' = Σ w·ℓ / Σ ℓ²</c> with
 /// ℓ = c − 8 (a one-step Lloyd refinement).</item>
 /// </list>
-/// <para>Each candidate is rounded to F16 before its error is measured, so the chosen error is the stored one.
-/// The result never has a larger squared error than llama.cpp's rule; on Gaussian weights the RMS error is about
-/// 10% lower (docs/quantization.md has the measurement). It costs ~50 candidate passes per block, at load time only.</para>
+/// <para>Each candidate is rounded to F16 before its error is measured, so the chosen error is the stored one, and it is
+/// never larger than that of d = F16(m/−8) with nearest levels. On Gaussian weights the RMS error drops from 8.60% to
+/// 8.10% of the weights' RMS (a denser search with more refinement steps reaches 8.09%: this is about all a uniform
+/// 16-level grid allows). It costs ~70 candidate passes per block (vectorised), at quantisation time only.</para>
 /// </remarks>
 internal static class Q4_0Block
 {
@@ -53,12 +55,13 @@ internal static class Q4_0Block
         {
             if (!HalfScale.IsFinite(HalfScale.Nearest(m / -8f))) return false;
             double bestError = double.PositiveInfinity;
+            var block32 = new Values(w);
             foreach (float t in Divisors)
             {
                 ushort d = ScaleNear(m / t);
                 if (!HalfScale.IsFinite(d)) continue;
-                Consider(w, d, ref best, ref bestError);
-                Consider(w, ScaleNear(LeastSquaresScale(w, HalfScale.ToSingle(d))), ref best, ref bestError);
+                Consider(block32, d, ref best, ref bestError);
+                Consider(block32, ScaleNear(LeastSquaresScale(block32, HalfScale.ToSingle(d))), ref best, ref bestError);
             }
         }
         Write(w, best, block);
@@ -73,33 +76,56 @@ internal static class Q4_0Block
         return d;
     }
 
-    private static void Consider(ReadOnlySpan<float> w, ushort d, ref ushort best, ref double bestError)
+    // The 32 weights of a block in four registers: the search evaluates ~70 scales against them, 8 lanes at a time
+    // (portable Vector256, so it also runs without AVX2), with the squared errors summed in double.
+    private readonly struct Values(ReadOnlySpan<float> w)
+    {
+        public readonly Vector256<float> V0 = Vector256.Create(w), V1 = Vector256.Create(w[8..]),
+            V2 = Vector256.Create(w[16..]), V3 = Vector256.Create(w[24..]);
+    }
+
+    private static void Consider(in Values w, ushort d, ref ushort best, ref double bestError)
     {
         if (!HalfScale.IsFinite(d) || (d & 0x7FFF) == 0) return;
-        float scale = HalfScale.ToSingle(d);
-        double error = 0;
-        foreach (float v in w)
+        var scale = Vector256.Create(HalfScale.ToSingle(d));
+        var error = SquaredError(w.V0, scale) + SquaredError(w.V1, scale) + SquaredError(w.V2, scale) + SquaredError(w.V3, scale);
+        double total = Vector256.Sum(error);
+        if (total < bestError) { bestError = total; best = d; }
+
+        // (v − d·ℓ)² in double: d·ℓ is exact in float (11 × 4 significant bits), the difference is not.
+        static Vector256<double> SquaredError(Vector256<float> v, Vector256<float> scale)
         {
-            double e = v - (double)(scale * Level(v, scale));
-            error += e * e;
+            var decoded = Levels(v, scale) * scale;
+            var low = Vector256.WidenLower(v) - Vector256.WidenLower(decoded);
+            var high = Vector256.WidenUpper(v) - Vector256.WidenUpper(decoded);
+            return low * low + high * high;
         }
-        if (error < bestError) { bestError = error; best = d; }
     }
 
     // Σ w·ℓ / Σ ℓ² over the levels ℓ that `scale` gives: the scale that fits those levels best.
-    private static float LeastSquaresScale(ReadOnlySpan<float> w, float scale)
+    private static float LeastSquaresScale(in Values w, float scale)
     {
-        double wl = 0, ll = 0;
-        foreach (float v in w)
+        var s = Vector256.Create(scale);
+        Vector256<double> wl = default;
+        Vector256<float> ll = default;   // Σ ℓ² ≤ 32·64: exact in float
+        Add(w.V0); Add(w.V1); Add(w.V2); Add(w.V3);
+        float squares = Vector256.Sum(ll);
+        return squares == 0 ? scale : (float)(Vector256.Sum(wl) / squares);
+
+        void Add(Vector256<float> v)
         {
-            int l = Level(v, scale);
-            wl += (double)v * l;
+            var l = Levels(v, s);
+            wl += Vector256.WidenLower(v) * Vector256.WidenLower(l) + Vector256.WidenUpper(v) * Vector256.WidenUpper(l);
             ll += l * l;
         }
-        return ll == 0 ? scale : (float)(wl / ll);
     }
 
-    private static int Level(float v, float scale) => Math.Clamp((int)MathF.Round(v / scale), MinLevel, MaxLevel);
+    // clamp(round(v / d), −8, 7), rounding half to even, as floats.
+    private static Vector256<float> Levels(Vector256<float> v, Vector256<float> scale) =>
+        Vector256.Min(Vector256.Max(Vector256.Round(v / scale), Vector256.Create((float)MinLevel)), Vector256.Create((float)MaxLevel));
+
+    // The same rule for one weight (clamped before the conversion, so no value overflows the int).
+    private static int Level(float v, float scale) => (int)Math.Clamp(MathF.Round(v / scale), MinLevel, MaxLevel);
 
     private static void Write(ReadOnlySpan<float> w, ushort d, Span<byte> block)
     {

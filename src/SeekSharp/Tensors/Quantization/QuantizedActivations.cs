@@ -11,76 +11,126 @@ namespace SeekSharp.Tensors.Quantization;
 /// </summary>
 /// <remarks>
 /// <para>Per block of 32 activations: <c>s = amax/127</c> (float32, not rounded to F16: it is never stored),
-/// <c>q = round(x·127/amax)</c> half to even, in [−127, 127], and the code sum Σq, which Q4_0's −8 offset needs. A row is
-/// padded with zero codes to whole blocks, so padded weight columns meet zeros. The relative error this adds to a
-/// dot product is about 1/(127·√12·rms/amax) of it, ~0.3% for well-spread activations (see docs/quantization.md).</para>
+/// <c>q = round(x·127/amax)</c> half to even, in [−127, 127], |q| (the unsigned operand of Q8_0's dot product) and
+/// Σq (for Q4_0's −8 offset). A row is padded with zero codes to whole blocks, so padded weight columns meet zeros.
+/// Each code is off by at most s/2, so a dot product gains an error of RMS ≈ s/√12·‖w‖: measured on y = x·Wᵀ, 0.5% of
+/// the output's RMS for Gaussian activations and 1.1% when 1% of the channels are 20× larger (an outlier sets its
+/// block's step); see docs/quantization.md.</para>
 /// <para>Special blocks: amax below <see cref="FlushBelow"/> (or exactly zero) gives s = 0 and zero codes, so the
 /// block contributes exactly 0 (127/amax would overflow); a NaN or infinity gives s = NaN, so every output that uses
 /// the block is NaN, as a float product would be (at least not a silent finite number).</para>
+/// <para>Two layouts, one per kernel family. <see cref="ActivationLayout.Rows"/>: codes [m, blocks·32], |codes|
+/// likewise, scales and sums [m, blocks] (the row-dot kernels walk one row). <see cref="ActivationLayout.Tiles"/>: rows
+/// grouped by <see cref="TileRows"/>, and per tile and block one record of <see cref="TileBlockBytes"/>: the 4 rows'
+/// codes [4][32], (|codes| [4][32] if asked for,) scales [4], sums [4]; the panel kernels walk one pointer. Rows
+/// missing from the last tile are zero blocks. |codes| are needed only by the Q8_0 row kernels.</para>
 /// <para>The AVX2 path and <see cref="QuantizeRowScalar"/> (the reference) produce identical bits: both compute
 /// x·(127/amax) in float32 and round half to even.</para>
 /// </remarks>
 internal sealed unsafe class QuantizedActivations
 {
     public const float FlushBelow = 1e-30f;
+    public const int TileRows = 4;
     private const int BlockSize = QuantFormat.BlockSize;
 
-    private sbyte[] _codes = [];
-    private float[] _scales = [];
-    private int[] _sums = [];
+    private byte[] _buffer = [];
+    private byte* _base;
+    private long _absOffset, _scaleOffset, _sumOffset;
 
     public int Rows { get; private set; }
     public int BlocksPerRow { get; private set; }
+    public ActivationLayout Layout { get; private set; }
+    public bool HasAbsCodes { get; private set; }
 
-    /// <summary>Codes, [Rows, BlocksPerRow·32], row-major.</summary>
-    public sbyte* Codes { get; private set; }
-    /// <summary>Block scales s, [Rows, BlocksPerRow].</summary>
-    public float* Scales { get; private set; }
-    /// <summary>Code sums Σq per block, [Rows, BlocksPerRow].</summary>
-    public int* Sums { get; private set; }
+    /// <summary>Tiles layout: bytes of one tile's record for one block (codes, |codes| if any, scales, sums).</summary>
+    public int TileBlockBytes { get; private set; }
 
-    public sbyte* RowCodes(int row) => Codes + (long)row * BlocksPerRow * BlockSize;
-    public float* RowScales(int row) => Scales + (long)row * BlocksPerRow;
-    public int* RowSums(int row) => Sums + (long)row * BlocksPerRow;
+    // Rows layout.
+    public sbyte* RowCodes(int row) => (sbyte*)_base + (long)row * BlocksPerRow * BlockSize;
+    public byte* RowAbsCodes(int row) => _base + _absOffset + (long)row * BlocksPerRow * BlockSize;
+    public float* RowScales(int row) => (float*)(_base + _scaleOffset) + (long)row * BlocksPerRow;
+    public int* RowSums(int row) => (int*)(_base + _sumOffset) + (long)row * BlocksPerRow;
 
-    /// <summary>Sizes the buffers for m rows of <paramref name="cols"/> (growing them if needed; never shrinking).</summary>
-    public void Prepare(int m, int cols)
+    // Tiles layout: offsets inside one tile record.
+    public int TileAbsOffset => TileRows * BlockSize;
+    public int TileScaleOffset => (HasAbsCodes ? 2 : 1) * TileRows * BlockSize;
+    public int TileSumOffset => TileScaleOffset + TileRows * sizeof(float);
+    public byte* Tile(int tile) => _base + (long)tile * BlocksPerRow * TileBlockBytes;
+
+    /// <summary>Sizes the buffer for m rows of <paramref name="cols"/> in <paramref name="layout"/> (growing it if needed).</summary>
+    public void Prepare(int m, int cols, ActivationLayout layout, bool absCodes)
     {
-        Rows = m;
+        (Rows, Layout, HasAbsCodes) = (m, layout, absCodes);
         BlocksPerRow = QuantFormat.BlocksPerRow(cols);
-        int blocks = checked(m * BlocksPerRow);
-        Codes = (sbyte*)Pinned(ref _codes, checked(blocks * BlockSize));
-        Scales = (float*)Pinned(ref _scales, blocks);
-        Sums = (int*)Pinned(ref _sums, blocks);
+        TileBlockBytes = (absCodes ? 2 : 1) * TileRows * BlockSize + 2 * TileRows * sizeof(int);
+        int paddedRows = layout == ActivationLayout.Tiles ? (m + TileRows - 1) / TileRows * TileRows : m;
+        long blocks = (long)paddedRows * BlocksPerRow;
+        long codeBytes = blocks * BlockSize;
+        _absOffset = codeBytes;
+        _scaleOffset = codeBytes * (absCodes ? 2 : 1);
+        _sumOffset = _scaleOffset + blocks * sizeof(float);
+        long bytes = _sumOffset + blocks * sizeof(int) + 64;
+        if (bytes > Array.MaxLength) throw new ArgumentException($"{m} activation rows of {cols} are too many for one call; split the rows.");
+        if (_buffer.Length < bytes) _buffer = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, Math.Min(Array.MaxLength, 2L * _buffer.Length)), pinned: true);
+        var start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+        _base = (byte*)(((nint)start + 63) & ~(nint)63);
+        if (layout == ActivationLayout.Tiles && paddedRows > m)
+        {
+            // The rows that pad the last tile: zero codes, zero scales, zero sums.
+            int lastTile = m / TileRows;
+            new Span<byte>(Tile(lastTile), BlocksPerRow * TileBlockBytes).Clear();
+        }
     }
 
-    private static void* Pinned<T>(ref T[] buffer, int length) where T : unmanaged
-    {
-        if (buffer.Length < length) buffer = GC.AllocateUninitializedArray<T>(Math.Max(length, 2 * buffer.Length), pinned: true);
-        return Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-    }
-
-    /// <summary>Quantises row <paramref name="row"/> of the prepared layout from <paramref name="x"/> (cols floats).</summary>
+    /// <summary>Quantises row <paramref name="row"/> from <paramref name="x"/> (cols floats) into the prepared layout.</summary>
     public void QuantizeRow(int row, float* x, int cols)
     {
-        sbyte* codes = RowCodes(row);
-        float* scales = RowScales(row);
-        int* sums = RowSums(row);
         int full = cols / BlockSize;
-        bool simd = Avx2.IsSupported;
-        for (int b = 0; b < full; b++)
+        Span<float> padded = stackalloc float[BlockSize];
+        for (int b = 0; b < BlocksPerRow; b++)
         {
-            if (simd) QuantizeBlockAvx2(x + b * BlockSize, codes + b * BlockSize, out scales[b], out sums[b]);
-            else QuantizeBlockScalar(new ReadOnlySpan<float>(x + b * BlockSize, BlockSize), new Span<sbyte>(codes + b * BlockSize, BlockSize), out scales[b], out sums[b]);
+            var slot = Block(row, b);
+            sbyte* codes = slot.Codes;
+            if (b < full && Avx2.IsSupported) QuantizeBlockAvx2(x + b * BlockSize, codes, out *slot.Scale, out *slot.Sum);
+            else
+            {
+                // The partial last block, zero-padded (or every block without AVX2).
+                padded.Clear();
+                int n = Math.Min(BlockSize, cols - b * BlockSize);
+                new ReadOnlySpan<float>(x + b * BlockSize, n).CopyTo(padded);
+                QuantizeBlockScalar(padded, new Span<sbyte>(codes, BlockSize), out *slot.Scale, out *slot.Sum);
+            }
+            if (HasAbsCodes) StoreAbs(codes, slot.Abs);
         }
-        if (full < BlocksPerRow)
+    }
+
+    private readonly struct Slot(sbyte* codes, byte* abs, float* scale, int* sum)
+    {
+        public readonly sbyte* Codes = codes;
+        public readonly byte* Abs = abs;
+        public readonly float* Scale = scale;
+        public readonly int* Sum = sum;
+    }
+
+    // Where block `block` of row `row` goes in the current layout.
+    private Slot Block(int row, int block)
+    {
+        if (Layout == ActivationLayout.Rows)
         {
-            // The partial last block, zero-padded.
-            Span<float> padded = stackalloc float[BlockSize];
-            padded.Clear();
-            new ReadOnlySpan<float>(x + full * BlockSize, cols - full * BlockSize).CopyTo(padded);
-            QuantizeBlockScalar(padded, new Span<sbyte>(codes + full * BlockSize, BlockSize), out scales[full], out sums[full]);
+            long at = (long)row * BlocksPerRow + block;
+            return new((sbyte*)_base + at * BlockSize, _base + _absOffset + at * BlockSize,
+                (float*)(_base + _scaleOffset) + at, (int*)(_base + _sumOffset) + at);
         }
+        int lane = row % TileRows;
+        byte* record = Tile(row / TileRows) + (long)block * TileBlockBytes;
+        return new((sbyte*)record + lane * BlockSize, record + TileAbsOffset + lane * BlockSize,
+            (float*)(record + TileScaleOffset) + lane, (int*)(record + TileSumOffset) + lane);
+    }
+
+    private static void StoreAbs(sbyte* codes, byte* abs)
+    {
+        if (Avx2.IsSupported) Avx.Store(abs, Avx2.Abs(Avx.LoadVector256(codes)));
+        else for (int i = 0; i < BlockSize; i++) abs[i] = (byte)Math.Abs(codes[i]);
     }
 
     /// <summary>The reference rule for one row: <paramref name="x"/> padded with zeros to whole blocks.</summary>
@@ -168,3 +218,6 @@ internal sealed unsafe class QuantizedActivations
         Avx.Store((int*)codes, ordered);
     }
 }
+
+/// <summary>How <see cref="QuantizedActivations"/> arranges its blocks: by row, or in tiles of 4 rows.</summary>
+internal enum ActivationLayout { Rows, Tiles }

@@ -11,7 +11,8 @@ public static class QuantizedGemmReference
     /// </summary>
     public static void Multiply(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
     {
-        QuantizedGemm.Validate(m, x.Length, ldx, w, y.Length, ldy);
+        ArgumentNullException.ThrowIfNull(w);
+        QuantizedGemm.Validate(m, x.Length, ldx, w.Cols, y.Length, ldy, w.Rows);
         var weights = new float[(long)w.Rows * w.Cols];
         w.Dequantize(weights);
         for (int i = 0; i < m; i++)
@@ -24,26 +25,54 @@ public static class QuantizedGemmReference
     }
 
     /// <summary>
+    /// The untransposed product with a block of rows, y[i, c] (+)= Σ_r x[i, r]·W[rowStart + r, c] (r &lt; rowCount,
+    /// c &lt; Cols), with W dequantised and the sum in double: the definition of
+    /// <see cref="QuantizedGemm.MultiplyRows"/> with <c>asTransposed: false</c>.
+    /// </summary>
+    public static void MultiplyRowsUntransposed(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, int rowStart, int rowCount,
+        Span<float> y, int ldy, bool accumulate = false)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        QuantizedGemm.Validate(m, x.Length, ldx, rowCount, y.Length, ldy, w.Cols);
+        var rows = new float[(long)rowCount * w.Cols];
+        for (int r = 0; r < rowCount; r++) w.DequantizeRow(rowStart + r, rows.AsSpan(r * w.Cols, w.Cols));
+        for (int i = 0; i < m; i++)
+            for (int c = 0; c < w.Cols; c++)
+            {
+                double sum = accumulate ? y[i * ldy + c] : 0;
+                for (int r = 0; r < rowCount; r++) sum += (double)x[i * ldx + r] * rows[(long)r * w.Cols + c];
+                y[i * ldy + c] = (float)sum;
+            }
+    }
+
+    /// <summary>
     /// What the fast kernels compute, step by step: x quantised per block by the scalar rule of
     /// <see cref="QuantizedActivations"/>, exact integer dot products per block, each weighted by the float32 product
     /// d_w·s_x, summed in double. The fast kernels differ from this only by float32 summation order.
     /// </summary>
     public static void MultiplyWithQuantizedActivations(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, Span<float> y, int ldy, bool accumulate = false)
     {
-        QuantizedGemm.Validate(m, x.Length, ldx, w, y.Length, ldy);
+        ArgumentNullException.ThrowIfNull(w);
+        QuantizedGemm.Validate(m, x.Length, ldx, w.Cols, y.Length, ldy, w.Rows);
+        IntegerModel(m, x, ldx, w, 0, w.Rows, y, ldy, accumulate);
+    }
+
+    // y[i, j] (+)= row rowStart + j of W against x row i, for j < rowCount (also the fallback without AVX2).
+    internal static void IntegerModel(int m, ReadOnlySpan<float> x, int ldx, QuantizedMatrix w, int rowStart, int rowCount,
+        Span<float> y, int ldy, bool accumulate)
+    {
         int blocks = w.BlocksPerRow, bs = QuantFormat.BlockSize;
         var codes = new sbyte[blocks * bs];
         var scales = new float[blocks];
         var sums = new int[blocks];
-        var weightRow = new float[blocks * bs];
         var weightCodes = new int[blocks * bs];
         var weightScales = new float[blocks];
         for (int i = 0; i < m; i++)
         {
             QuantizedActivations.QuantizeRowScalar(x.Slice(i * ldx, w.Cols), codes, scales, sums);
-            for (int j = 0; j < w.Rows; j++)
+            for (int j = 0; j < rowCount; j++)
             {
-                WeightCodes(w, j, weightCodes, weightScales);
+                WeightCodes(w, rowStart + j, weightCodes, weightScales);
                 double sum = accumulate ? y[i * ldy + j] : 0;
                 for (int b = 0; b < blocks; b++)
                 {
