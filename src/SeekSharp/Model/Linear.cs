@@ -40,10 +40,7 @@ public static class Linear
         int cols = w.Cols;
         int n = asTransposed ? rowCount : cols, k = asTransposed ? cols : rowCount;
         if (w.Quantized is { } q)
-        {
-            if (!asTransposed) throw new InvalidOperationException($"{w.Name} is quantised; x·W (not x·Wᵀ) needs float weights.");
-            QuantizedGemm.MultiplyRows(pool, m, x, ldx, q, rowStart, rowCount, y, ldy, accumulate);
-        }
+            QuantizedGemm.MultiplyRows(pool, m, x, ldx, q, rowStart, rowCount, asTransposed, y, ldy, accumulate);
         else if (w.Data is { } data)
             Gemm.Multiply(pool, m, n, k, x, ldx, false, data.AsSpan(rowStart * cols, rowCount * cols), cols, asTransposed, y, ldy, accumulate);
         else
