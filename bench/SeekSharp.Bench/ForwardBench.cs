@@ -39,6 +39,13 @@ internal static class ForwardBench
             foreach (var p in model.Parameters) p.ConvertTo(storage);
             what = BenchArgs.Get(args, "--config") ?? BenchArgs.Get(args, "--preset") ?? "tiny";
         }
+        string precision = storage.ToString();
+        if (BenchArgs.Get(args, "--quantize") is { } q)
+        {
+            var type = ModelQuantizer.Parse(q);
+            ModelQuantizer.Quantize(model, type);
+            precision = type.ToString();
+        }
         var c = model.Config;
         Console.Error.WriteLine($"model ready in {sw.Elapsed.TotalSeconds:F1} s");
         using var pool = new WorkerPool(threads);
@@ -67,7 +74,7 @@ internal static class ForwardBench
             if (rep > 0) { bestPrefill = Math.Max(bestPrefill, prefill); bestDecode = Math.Max(bestDecode, decode); }
         }
         var a = ModelAccounting.For(c);
-        Console.WriteLine($"{what}: {a.MainParameters / 1e6:F0}M parameters ({a.ActivatedParameters / 1e6:F0}M activated), {storage}, threads={threads}");
+        Console.WriteLine($"{what}: {a.MainParameters / 1e6:F0}M parameters ({a.ActivatedParameters / 1e6:F0}M activated), {precision}, threads={threads}");
         Console.WriteLine($"prefill {prompt}: {bestPrefill:F1} tokens/s   decode {generate}: {bestDecode:F1} tokens/s   (best of {repeats})");
         return 0;
     }

@@ -28,8 +28,10 @@ internal static class TrainingProgress
         var b = new float[n * n];
         var c = new float[n * n];
         for (int i = 0; i < a.Length; i++) { a[i] = (i % 7) * 0.1f; b[i] = (i % 5) * 0.1f; }
+        // Warm up until the JIT has compiled the optimised kernels, then take the best of a few timed runs.
+        for (int rep = 0; rep < 30; rep++) Gemm.Multiply(pool, n, n, n, a, n, false, b, n, true, c, n);
         double best = 0;
-        for (int rep = 0; rep < 5; rep++)
+        for (int rep = 0; rep < 10; rep++)
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
             Gemm.Multiply(pool, n, n, n, a, n, false, b, n, true, c, n);
