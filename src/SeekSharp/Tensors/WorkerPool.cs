@@ -17,21 +17,25 @@ public abstract class ParallelWork
 /// small jobs per token) and then sleep on a monitor.
 /// </summary>
 /// <remarks>
-/// Indices are claimed with a compare-and-swap on one 64-bit word that holds the job's generation and the next
-/// index, and the caller waits only for indices that were claimed, not for workers to show up: a worker that the
-/// operating system has not scheduled yet (another process busy on its core) costs nothing, the caller just does
-/// the job alone. A worker that wakes up late sees a different generation and claims nothing.
+/// Indices are claimed with a compare-and-swap on one 64-bit word that holds the job's generation, its index count
+/// and the next index, and the caller waits only for indices that were claimed, not for workers to show up: a worker
+/// that the operating system has not scheduled yet (another process busy on its core) costs nothing, the caller just
+/// does the job alone. Everything a worker decides comes from that one word, so a worker that wakes up late, even
+/// while the next job is being set up, sees a different generation or an exhausted job and claims nothing.
 /// </remarks>
 public sealed class WorkerPool : IDisposable
 {
     private const int SpinIterations = 4000;
+    // The claim word: generation (24 bits) | count (20 bits) | next index (20 bits).
+    private const int IndexBits = 20;
+    private const long IndexMask = (1L << IndexBits) - 1;
+    private const int MaxChunk = (1 << IndexBits) - 1;
 
     private readonly Thread[] _workers;
     private readonly object _gate = new();    // workers sleep on it
     private readonly object _jobLock = new(); // one job at a time; callers from several threads queue here
     private ParallelWork? _work;
-    private int _count;
-    private long _claim;                      // (generation << 32) | next index
+    private long _claim;                      // generation | count | next index (see above)
     private int _completed;
     private int _generation;
     private int _sleepers;
@@ -70,15 +74,25 @@ public sealed class WorkerPool : IDisposable
             for (int i = 0; i < count; i++) work.Execute(i);
             return;
         }
+        if (count > MaxChunk)
+        {
+            var offset = new OffsetWork(work);
+            for (int start = 0; start < count; start += MaxChunk)
+            {
+                offset.Offset = start;
+                For(Math.Min(MaxChunk, count - start), offset);
+            }
+            return;
+        }
         Exception? error;
         lock (_jobLock)
         {
             _work = work;
-            _count = count;
             _error = null;
             Volatile.Write(ref _completed, 0);
-            int generation = _generation + 1;
-            Volatile.Write(ref _claim, (long)generation << 32);     // publish the claim word first, then the generation
+            int generation = (_generation + 1) & 0xFFFFFF;
+            // Publish the claim word (which alone decides what a worker may run), then wake the workers.
+            Volatile.Write(ref _claim, ((long)generation << (2 * IndexBits)) | ((long)count << IndexBits));
             Interlocked.Exchange(ref _generation, generation);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_gate) Monitor.PulseAll(_gate);
@@ -99,15 +113,22 @@ public sealed class WorkerPool : IDisposable
         while (true)
         {
             long claim = Volatile.Read(ref _claim);
-            if ((int)(claim >> 32) != generation) return;            // a later job: not ours to run
-            int index = (int)claim;
-            if (index >= Volatile.Read(ref _count)) return;
+            if ((int)(claim >> (2 * IndexBits)) != generation) return;   // another job: not ours to run
+            int count = (int)((claim >> IndexBits) & IndexMask), index = (int)(claim & IndexMask);
+            if (index >= count) return;                                   // all claimed
             if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;
-            // The job cannot end before this index completes, so _work is still this generation's.
+            // This job cannot end before this index completes, so _work is still this generation's.
             try { _work!.Execute(index); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
             Interlocked.Increment(ref _completed);
         }
+    }
+
+    /// <summary>Runs a slice of a job whose count exceeds one claim word's range.</summary>
+    private sealed class OffsetWork(ParallelWork inner) : ParallelWork
+    {
+        public int Offset;
+        public override void Execute(int index) => inner.Execute(Offset + index);
     }
 
     private void WorkerLoop()
