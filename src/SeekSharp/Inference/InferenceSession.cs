@@ -129,10 +129,10 @@ public sealed class InferenceSession
         var previous = _ctx.Arena.AllocateUninitialized(new TensorShape(rows, d));
         _hidden.AsSpan(start * d, rows * d).CopyTo(previous.Span);
         var mtpState = _state.Mtp[0];
-        Model.Mtp[0].Run(_ctx, previous, next, BatchLayout.Single(rows, start), mtpState, _mtpCache, 0);
+        Model.Mtp[0].Run(_ctx, previous, next, BatchLayout.Single(rows, start), mtpState, _mtpCache, 0, lastRowOnly: true);
         _mtpCache.Length = start + rows;
         _mtpLength = start + rows;
-        mtpState.Logits.Row(rows - 1).CopyTo(_lastLogits);
+        mtpState.Logits.Row(0).CopyTo(_lastLogits);
         return _lastLogits;
     }
 

@@ -78,7 +78,7 @@ public sealed class MtpModule
     /// positions StartPosition.. (speculative drafting).
     /// </summary>
     public void Run(ForwardContext ctx, Tensor previous, ReadOnlySpan<int> nextTokens, BatchLayout batch, Activations state,
-        LatentKvCache? cache, int cacheLayer, bool computeLogits = true)
+        LatentKvCache? cache, int cacheLayer, bool computeLogits = true, bool lastRowOnly = false)
     {
         var arena = ctx.Arena;
         bool save = ctx.SaveActivations;
@@ -102,6 +102,12 @@ public sealed class MtpModule
             state.GRstd = gRstd ?? Array.Empty<float>();
         }
         if (!computeLogits) return;
+        if (lastRowOnly && !save)
+        {
+            // Drafting needs only the newest row's logits; the head is the MTP module's biggest matmul.
+            h = h.Slice(n - 1, 1);
+            n = 1;
+        }
         var z = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
         var zRstd = save ? new float[n] : default;
         HeadNorm.Forward(h, z, zRstd);

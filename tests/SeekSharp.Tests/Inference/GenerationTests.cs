@@ -51,6 +51,21 @@ public class GenerationTests
         Assert.True(spec.Stats.Drafted > 0);
     }
 
+    [Theory]
+    [InlineData(SeekSharp.Tensors.Quantization.QuantType.Q8_0)]
+    [InlineData(SeekSharp.Tensors.Quantization.QuantType.Q4_0)]
+    public void SpeculativeGreedyEqualsPlainGreedyWithQuantisedWeights(SeekSharp.Tensors.Quantization.QuantType type)
+    {
+        var model = ModelLoader.Load(new GoldenCase("v3_yarn_f32").Dir, new ModelLoadOptions { Quantization = type });
+        string Gen(SpeculativeMode mode)
+        {
+            var g = new Generator(new InferenceSession(model, 128, Pool), Tok.Value);
+            return string.Concat(g.Generate(Tok.Value.Encode("Quantised weights", true),
+                new GenerationOptions { MaxTokens = 40, Sampling = SamplingOptions.Greedy, Speculative = mode }, new GenerationStats()));
+        }
+        Assert.Equal(Gen(SpeculativeMode.Off), Gen(SpeculativeMode.Mtp));
+    }
+
     [Fact]
     public void SameSeedSameTextWithAndWithoutSpeculation()
     {
