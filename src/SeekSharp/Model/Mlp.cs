@@ -33,15 +33,21 @@ public sealed class Mlp(Parameter gate, Parameter up, Parameter down)
         var g = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));   // [n, I]
         var u = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));   // [n, I]
         var h = act is null ? g : ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));
-        Linear.Forward(ctx.Pool, x, Gate, g);
-        Linear.Forward(ctx.Pool, x, Up, u);
-        for (int r = 0; r < n; r++) Kernel.SiluMul(g.Row(r), u.Row(r), h.Row(r));
-        Linear.Forward(ctx.Pool, h, Down, y, accumulate);
+        Forward(ctx.Pool, x, y, g, u, h, accumulate);
         if (act is not null) { act.X = x; act.G = g; act.U = u; act.H = h; }
     }
 
+    /// <summary>The same into caller-provided scratch g, u, h [n, I] (h may be g): no arena, so it can run inside a pool job.</summary>
+    public void Forward(WorkerPool pool, Tensor x, Tensor y, Tensor g, Tensor u, Tensor h, bool accumulate = false)
+    {
+        Linear.Forward(pool, x, Gate, g);
+        Linear.Forward(pool, x, Up, u);
+        for (int r = 0; r < x.Rows; r++) Kernel.SiluMul(g.Row(r), u.Row(r), h.Row(r));
+        Linear.Forward(pool, h, Down, y, accumulate);
+    }
+
     /// <summary>
-    /// Backward of <see cref="Forward"/>: dx[n, d] (+)= ∂L/∂x from dy[n, d]; accumulates the three weights' gradients.
+    /// Backward of <see cref="Forward(ForwardContext, Tensor, Tensor, bool, Activations?)"/>: dx[n, d] (+)= ∂L/∂x from dy[n, d]; accumulates the three weights' gradients.
     /// </summary>
     public void Backward(ForwardContext ctx, Activations act, Tensor dy, Tensor dx, bool accumulate)
     {

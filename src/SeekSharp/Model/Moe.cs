@@ -53,6 +53,11 @@ public sealed class Moe
         state.Saved = save;
         var weights = state.Routing.Weights;
         y.Clear();
+        if (!save && n <= SmallBatch)
+        {
+            ForwardSmall(ctx, u, y, state);
+            return;
+        }
         for (int e = 0; e < experts; e++)
         {
             int count = state.Counts[e];
@@ -69,6 +74,69 @@ public sealed class Moe
             }
         }
         Shared?.Forward(ctx, u, y, accumulate: true, act: save ? state.SharedAct : null);
+    }
+
+    /// <summary>Token counts up to this run the chosen experts side by side, one per thread (decoding, draft verification).</summary>
+    public const int SmallBatch = 4;
+
+    // Decoding touches a handful of experts with a row or two each: each is too small to split across threads, so the
+    // experts (and the shared expert) run in parallel instead, each single-threaded, into their own buffers; the sum is
+    // then taken in expert order as in the batched path, so both give the same bits.
+    private void ForwardSmall(ForwardContext ctx, Tensor u, Tensor y, Activations state)
+    {
+        int d = u.Cols, k = Router.ExpertsPerToken;
+        var job = SmallBatchJob.ForThisThread();
+        job.Reset(this, ctx.Pool);
+        for (int e = 0; e < Experts.Length; e++)
+        {
+            int count = state.Counts[e];
+            if (count == 0) { state.ExpertOutputs[e] = default; continue; }
+            int inter = Experts[e].IntermediateSize;
+            var xe = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));      // [count_e, d]
+            for (int i = 0; i < count; i++) u.Row(state.Order[state.Offsets[e] + i] / k).CopyTo(xe.Row(i));
+            var ye = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));
+            job.Add(Experts[e], xe, ye, ctx.Arena.AllocateUninitialized(new TensorShape(count, inter)), ctx.Arena.AllocateUninitialized(new TensorShape(count, inter)));
+            state.ExpertOutputs[e] = ye;
+        }
+        Tensor shared = default;
+        if (Shared is not null)
+        {
+            int n = u.Rows, inter = Shared.IntermediateSize;
+            shared = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
+            job.Add(Shared, u, shared, ctx.Arena.AllocateUninitialized(new TensorShape(n, inter)), ctx.Arena.AllocateUninitialized(new TensorShape(n, inter)));
+        }
+        ctx.Pool.For(job.Count, job);
+        job.Clear();
+        var weights = state.Routing.Weights;
+        for (int e = 0; e < Experts.Length; e++)
+        {
+            int count = state.Counts[e];
+            for (int i = 0; i < count; i++)
+            {
+                int slot = state.Order[state.Offsets[e] + i];
+                VectorOps.AddScaled(state.ExpertOutputs[e].Row(i), weights[slot], y.Row(slot / k));
+            }
+        }
+        if (!shared.IsEmpty) VectorOps.Add(shared.Span, y.Span);
+    }
+
+    private sealed class SmallBatchJob : ParallelWork
+    {
+        [ThreadStatic] private static SmallBatchJob? t_job;
+        public static SmallBatchJob ForThisThread() => t_job ??= new SmallBatchJob();
+        private readonly List<(Mlp Mlp, Tensor X, Tensor Y, Tensor G, Tensor U)> _items = new();
+        private WorkerPool _pool = null!;
+
+        public int Count => _items.Count;
+        public void Reset(Moe _, WorkerPool pool) { _items.Clear(); _pool = pool; }
+        public void Add(Mlp mlp, Tensor x, Tensor y, Tensor g, Tensor u) => _items.Add((mlp, x, y, g, u));
+        public void Clear() { _items.Clear(); _pool = null!; }
+
+        public override void Execute(int index)
+        {
+            var (mlp, x, y, g, u) = _items[index];
+            mlp.Forward(_pool, x, y, g, u, g);     // nested in a pool job: runs on this thread
+        }
     }
 
     /// <summary>
