@@ -27,7 +27,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void SeveralCallersShareOnePool()
+    public async Task SeveralCallersShareOnePool()
     {
         using var pool = new WorkerPool(3);
         var tasks = Enumerable.Range(0, 4).Select(t => Task.Run(() =>
@@ -40,7 +40,7 @@ public class WorkerPoolTests
                 Assert.All(work.Hits, h => Assert.Equal(1, h));
             }
         })).ToArray();
-        Task.WaitAll(tasks);
+        await Task.WhenAll(tasks);
     }
 
     [Fact]

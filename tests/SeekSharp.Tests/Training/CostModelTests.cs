@@ -129,7 +129,7 @@ public class CostModelTests
             Assert.Equal(s.GpuHours * DeepSeekV3Report.PricePerGpuHour, s.Dollars, 1e-6);
         Assert.Equal(5_576_000, DeepSeekV3Report.Total.Dollars);
         // 180K GPU-hours per trillion tokens × 14.8T = the pre-training hours; on 2048 GPUs that is 3.66 ≈ 3.7 days.
-        Assert.Equal(DeepSeekV3Report.Pretraining.GpuHours, DeepSeekV3Report.GpuHoursPerTrillionTokens * 14.8, 1e-6);
+        Assert.Equal(DeepSeekV3Report.GpuHoursPerTrillionTokens * 14.8, DeepSeekV3Report.Pretraining.GpuHours, 1e-6);
         Assert.Equal(DeepSeekV3Report.DaysPerTrillionTokens, DeepSeekV3Report.GpuHoursPerTrillionTokens / DeepSeekV3Report.ClusterGpus / 24, 0.05);
         Assert.Equal(125.83e9, DeepSeekV3Report.ContextExtensionPhases.Sum(p => p.Tokens), 0.01e9);
     }

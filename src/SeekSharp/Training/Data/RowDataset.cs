@@ -45,7 +45,7 @@ public sealed class RowDataset : TokenDataset
         return new BatchLayout(batchSize, length);
     }
 
-    public override IEnumerable<(BatchLayout, int[])> ValidationBatches(int batchSize, int seqLen, int maxBatches)
+    public override IEnumerable<(BatchLayout Layout, int[] Tokens)> ValidationBatches(int batchSize, int seqLen, int maxBatches)
     {
         var held = _rows.Skip(_trainRows).ToArray();
         for (int k = 0; k < maxBatches && (k + 1) * batchSize <= held.Length; k++)

@@ -46,7 +46,7 @@ public sealed class StreamDataset : TokenDataset
         return new BatchLayout(batchSize, seqLen);
     }
 
-    public override IEnumerable<(BatchLayout, int[])> ValidationBatches(int batchSize, int seqLen, int maxBatches)
+    public override IEnumerable<(BatchLayout Layout, int[] Tokens)> ValidationBatches(int batchSize, int seqLen, int maxBatches)
     {
         int windows = (int)(ValidationTokens / seqLen);
         int batches = Math.Min(maxBatches, windows / batchSize);
