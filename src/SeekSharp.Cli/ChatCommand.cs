@@ -18,8 +18,9 @@ internal static class ChatCommand
         var system = new Option<string?>("--system") { Description = "System prompt." };
         var command = new Command("chat", "Chat with a model (the shipped default model when --model is not given).") { system };
         foreach (var o in flags.All()) command.Options.Add(o);
-        command.SetAction((r, ct) => Task.FromResult(CliRunner.Guard(stderr, () =>
+        command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
+            var ct = CancellationToken.None;   // Ctrl+C stops the reply in progress (below), at the prompt it ends the program
             using var pool = CliCommon.Pool(r.GetValue(flags.Threads));
             var options = flags.Options(r);
             var (generator, tokenizer) = flags.Open(r, pool, stderr, allowDefault: true);
@@ -84,7 +85,7 @@ internal static class ChatCommand
                 Console.CancelKeyPress -= onCancel;
             }
             return CliRunner.Ok;
-        })));
+        }));
         return command;
     }
 }

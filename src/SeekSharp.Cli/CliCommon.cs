@@ -69,6 +69,34 @@ internal static class CliCommon
         }
     }
 
+    /// <summary>A cancellation source that Ctrl+C triggers (once; a second Ctrl+C ends the process as usual).</summary>
+    public static CtrlCScope CtrlC() => new();
+
+    public sealed class CtrlCScope : IDisposable
+    {
+        private readonly CancellationTokenSource _cts = new();
+        private readonly ConsoleCancelEventHandler _handler;
+
+        public CtrlCScope()
+        {
+            _handler = (_, e) =>
+            {
+                if (_cts.IsCancellationRequested) return;
+                e.Cancel = true;
+                _cts.Cancel();
+            };
+            Console.CancelKeyPress += _handler;
+        }
+
+        public CancellationToken Token => _cts.Token;
+
+        public void Dispose()
+        {
+            Console.CancelKeyPress -= _handler;
+            _cts.Dispose();
+        }
+    }
+
     /// <summary>A progress sink that runs on the reporting thread (Progress&lt;T&gt; posts to the thread pool).</summary>
     public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {

@@ -13,8 +13,10 @@ internal static class GenerateCommand
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as one user message in the model's chat template." };
         var command = new Command("generate", "Generate text from a prompt.") { prompt, chat };
         foreach (var o in flags.All()) command.Options.Add(o);
-        command.SetAction((r, ct) => Task.FromResult(CliRunner.Guard(stderr, () =>
+        command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
+            using var ctrlC = CliCommon.CtrlC();
+            var ct = ctrlC.Token;
             using var pool = CliCommon.Pool(r.GetValue(flags.Threads));
             var options = flags.Options(r);
             var (generator, tokenizer) = flags.Open(r, pool, stderr, allowDefault: false);
@@ -31,7 +33,7 @@ internal static class GenerateCommand
             stdout.WriteLine();
             stderr.WriteLine(stats.ToString());
             return stats.FinishReason == FinishReason.Cancelled ? CliRunner.Cancelled : CliRunner.Ok;
-        })));
+        }));
         return command;
     }
 }

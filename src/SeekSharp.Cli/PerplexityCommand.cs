@@ -25,8 +25,10 @@ internal static class PerplexityCommand
         var threads = CliCommon.ThreadsOption();
         var command = new Command("perplexity", "Perplexity on a text; with --compare, the quality cost of quantised weights.")
             { model, tokenizer, file, window, maxWindows, compare, json, threads };
-        command.SetAction((r, ct) => Task.FromResult(CliRunner.Guard(stderr, () =>
+        command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
+            using var ctrlC = CliCommon.CtrlC();
+            var ct = ctrlC.Token;
             string dir = r.GetValue(model)!;
             if (!File.Exists(r.GetValue(file))) throw new UsageException($"--file: {r.GetValue(file)} does not exist.");
             var tok = Tokenizer.Load(r.GetValue(tokenizer) ?? dir);
@@ -48,7 +50,7 @@ internal static class PerplexityCommand
                     stdout.WriteLine($"{r.GetValue(compare)}: perplexity {result.OtherPerplexity:F4} ({(result.OtherPerplexity / result.Perplexity - 1):+0.00%;-0.00%}), KL {result.MeanKl:E3} nats mean / {result.MaxKl:E3} max, top-1 agreement {result.Top1Agreement:P2}");
             }
             return CliRunner.Ok;
-        })));
+        }));
         return command;
     }
 }

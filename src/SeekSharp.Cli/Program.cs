@@ -12,7 +12,8 @@ public static class Program
         var root = new RootCommand("SeekSharp: DeepSeek-V3 (MLA, DeepSeekMoE, MTP) in C#: inspect, score, train and chat.");
         foreach (var command in CommandCatalog.All(stdout, stderr, stdin ?? Console.In))
             root.Subcommands.Add(command);
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        // Ctrl+C is handled by the commands themselves (CliCommon.CtrlC; chat stops the reply, not the program).
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
         return root.Parse(args).Invoke(config);
     }
 }

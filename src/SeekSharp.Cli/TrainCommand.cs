@@ -47,8 +47,10 @@ internal static class TrainCommand
             config, preset, initFrom, data, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
         };
-        command.SetAction((r, ct) => Task.FromResult(CliRunner.Guard(stderr, () =>
+        command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
+            using var ctrlC = CliCommon.CtrlC();
+            var ct = ctrlC.Token;
             using var pool = CliCommon.Pool(r.GetValue(threads));
             string dir = r.GetValue(output)!;
             TrainingRun run;
@@ -128,7 +130,7 @@ internal static class TrainCommand
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);
             return CliRunner.Ok;
-        })));
+        }));
         return command;
     }
 }
