@@ -18,15 +18,9 @@ public static unsafe class HalfConversion
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float F16ToSingle(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
 
-    /// <summary>Float32 to BF16, round to nearest even; NaN stays NaN.</summary>
+    /// <summary>Float32 to BF16, round to nearest even; NaN stays NaN (the checkpoint writer's rule).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort SingleToBf16(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if ((bits & 0x7FFFFFFF) > 0x7F800000) return (ushort)((bits >> 16) | 0x0040);
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + rounding) >> 16);
-    }
+    public static ushort SingleToBf16(float value) => Formats.DTypeConversions.Float32ToBFloat16(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort SingleToF16(float value) => BitConverter.HalfToUInt16Bits((Half)value);
@@ -71,18 +65,18 @@ public static unsafe class HalfConversion
             for (; i < count; i++) dst[i] = F16ToSingle(src[i]);
     }
 
+    // Whole spans: the checkpoint code's vectorised conversions (one implementation of each rounding rule).
     public static void ToSingle(ElementType type, ReadOnlySpan<ushort> src, Span<float> dst)
     {
         if (dst.Length < src.Length) throw new ArgumentException("Destination too short.", nameof(dst));
-        fixed (ushort* s = src) fixed (float* d = dst) ToSingle(type, s, d, src.Length);
+        if (type == ElementType.BF16) Formats.DTypeConversions.BFloat16ToFloat32(src, dst[..src.Length]);
+        else Formats.DTypeConversions.HalfToFloat32(System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(src), dst[..src.Length]);
     }
 
     public static void FromSingle(ElementType type, ReadOnlySpan<float> src, Span<ushort> dst)
     {
         if (dst.Length < src.Length) throw new ArgumentException("Destination too short.", nameof(dst));
-        if (type == ElementType.BF16)
-            for (int i = 0; i < src.Length; i++) dst[i] = SingleToBf16(src[i]);
-        else
-            for (int i = 0; i < src.Length; i++) dst[i] = SingleToF16(src[i]);
+        if (type == ElementType.BF16) Formats.DTypeConversions.Float32ToBFloat16(src, dst[..src.Length]);
+        else Formats.DTypeConversions.Float32ToHalf(src, System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(dst[..src.Length]));
     }
 }
