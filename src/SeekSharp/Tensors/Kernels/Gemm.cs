@@ -259,27 +259,9 @@ public static unsafe class Gemm
         }
 
         // Stored rows j..j+7, columns p..p+7 → dst[q*NR + r] = B[j+r][p+q].
-        private void Transpose8x8(int j, int p, float* dst)
-        {
-            Vector256<float> r0 = Load(j, p), r1 = Load(j + 1, p), r2 = Load(j + 2, p), r3 = Load(j + 3, p);
-            Vector256<float> r4 = Load(j + 4, p), r5 = Load(j + 5, p), r6 = Load(j + 6, p), r7 = Load(j + 7, p);
-            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-            Avx.Store(dst + 0 * NR, Avx.Permute2x128(u0, u4, 0x20));
-            Avx.Store(dst + 1 * NR, Avx.Permute2x128(u1, u5, 0x20));
-            Avx.Store(dst + 2 * NR, Avx.Permute2x128(u2, u6, 0x20));
-            Avx.Store(dst + 3 * NR, Avx.Permute2x128(u3, u7, 0x20));
-            Avx.Store(dst + 4 * NR, Avx.Permute2x128(u0, u4, 0x31));
-            Avx.Store(dst + 5 * NR, Avx.Permute2x128(u1, u5, 0x31));
-            Avx.Store(dst + 6 * NR, Avx.Permute2x128(u2, u6, 0x31));
-            Avx.Store(dst + 7 * NR, Avx.Permute2x128(u3, u7, 0x31));
-        }
+        private void Transpose8x8(int j, int p, float* dst) =>
+            Kernels.Transpose8x8.Store(Load(j, p), Load(j + 1, p), Load(j + 2, p), Load(j + 3, p),
+                Load(j + 4, p), Load(j + 5, p), Load(j + 6, p), Load(j + 7, p), dst, NR);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Vector256<float> Load(int row, int col) => _bType switch

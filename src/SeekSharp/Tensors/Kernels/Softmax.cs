@@ -9,16 +9,7 @@ namespace SeekSharp.Tensors.Kernels;
 /// </summary>
 public static class Softmax
 {
-    public static void Forward(ReadOnlySpan<float> x, Span<float> y)
-    {
-        if (y.Length < x.Length) throw new ArgumentException("Softmax: destination too short.");
-        y = y[..x.Length];
-        float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, y);
-        TensorPrimitives.Exp(y, y);
-        float sum = TensorPrimitives.Sum(y);
-        TensorPrimitives.Multiply(y, 1f / sum, y);
-    }
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y) => ForwardWithLogSumExp(x, y);
 
     public static void InPlace(Span<float> x) => Forward(x, x);
 

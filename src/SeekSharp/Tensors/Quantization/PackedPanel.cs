@@ -65,25 +65,8 @@ internal static unsafe class PackedPanel
     // 8 rows × 8 dwords (codes at +2 of each block) → 8 chunks × 8 rows.
     private static void TransposeDwords8x8(byte** rows, byte* dst)
     {
-        Vector256<float> r0 = Load(rows[0]), r1 = Load(rows[1]), r2 = Load(rows[2]), r3 = Load(rows[3]);
-        Vector256<float> r4 = Load(rows[4]), r5 = Load(rows[5]), r6 = Load(rows[6]), r7 = Load(rows[7]);
-        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-        float* d = (float*)dst;
-        Avx.Store(d + 0, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(d + 8, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(d + 16, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(d + 24, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(d + 32, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(d + 40, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(d + 48, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(d + 56, Avx.Permute2x128(u3, u7, 0x31));
+        Kernels.Transpose8x8.Store(Load(rows[0]), Load(rows[1]), Load(rows[2]), Load(rows[3]),
+            Load(rows[4]), Load(rows[5]), Load(rows[6]), Load(rows[7]), (float*)dst, 8);
 
         static Vector256<float> Load(byte* block) => Avx.LoadVector256((float*)(block + 2));
     }
