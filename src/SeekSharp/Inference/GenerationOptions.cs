@@ -41,11 +41,13 @@ public sealed class GenerationStats
     public double PrefillTokensPerSecond => PrefillSeconds > 0 ? (PromptTokens - ReusedPromptTokens) / PrefillSeconds : 0;
     public double DecodeTokensPerSecond => DecodeSeconds > 0 ? GeneratedTokens / DecodeSeconds : 0;
     public double AcceptanceRate => Drafted > 0 ? (double)Accepted / Drafted : 0;
+    /// <summary>Generated tokens per main-model forward pass: 1 without speculation, up to 2 with one MTP draft.</summary>
+    public double TokensPerForward { get; internal set; }
 
     public override string ToString()
     {
         var s = $"prompt {PromptTokens} tokens ({ReusedPromptTokens} cached) at {PrefillTokensPerSecond:F1} tokens/s, generated {GeneratedTokens} at {DecodeTokensPerSecond:F1} tokens/s";
-        if (Drafted > 0) s += $", MTP drafts accepted {Accepted}/{Drafted} ({AcceptanceRate:P0})";
+        if (Drafted > 0) s += $", MTP drafts accepted {Accepted}/{Drafted} ({AcceptanceRate:P0}), {TokensPerForward:F2} tokens per main forward";
         return s + $", finished: {FinishReason}";
     }
 }

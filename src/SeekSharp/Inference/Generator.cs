@@ -57,6 +57,7 @@ public sealed class Generator
         stats.PrefillSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
 
+        int forwards = 1;                   // main-model forwards after the prefill (the prefill gives the first token)
         var pending = new Queue<int>();     // chosen tokens not yet shown, in order
         var row = new float[logits.Length];
         var p = new float[logits.Length];
@@ -91,6 +92,7 @@ public sealed class Generator
             {
                 one[0] = x;
                 _session.Append(one).CopyTo(logits);
+                forwards++;
                 pending.Enqueue(sampler.Sample(logits, CollectionsSpan(history)));
                 continue;
             }
@@ -106,6 +108,7 @@ public sealed class Generator
             int before = _session.Length;
             (pair[0], pair[1]) = (x, d);
             var rows = _session.AppendAll(pair);
+            forwards++;
             rows.Row(0).CopyTo(row);                   // logits after x
             rows.Row(1).CopyTo(logits);                // logits after d
             stats.Drafted++;
@@ -136,6 +139,7 @@ public sealed class Generator
             pending.Enqueue(bonus);
         }
         stats.DecodeSeconds = clock.Elapsed.TotalSeconds;
+        stats.TokensPerForward = (double)stats.GeneratedTokens / forwards;
         var tail = decoder.Flush();
         var rest = stops.Stopped ? "" : stops.Append(tail).Emit + stops.Flush();
         if (rest.Length > 0 && stats.FinishReason != FinishReason.StopString) yield return rest;

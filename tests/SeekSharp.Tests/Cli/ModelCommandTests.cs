@@ -37,12 +37,14 @@ public class ModelCommandTests : IDisposable
         Assert.Contains("Unknown preset 'gpt-5'", bad.Err);
     }
 
+    public static IEnumerable<object[]> CasesAndModes() =>
+        GoldenCase.Names.SelectMany(n => new[] { new object[] { n, "batch" }, new object[] { n, "incremental" } });
+
     [Theory]
-    [InlineData("batch")]
-    [InlineData("incremental")]
-    public void ScoreReproducesTheGoldenCase(string decode)
+    [MemberData(nameof(CasesAndModes))]
+    public void ScoreReproducesTheGoldenCase(string name, string decode)
     {
-        var g = new GoldenCase("v3_yarn_f32");
+        var g = new GoldenCase(name);
         var tokensFile = Path.Combine(_tmp, "tokens.json");
         File.WriteAllText(tokensFile, JsonSerializer.Serialize(g.Tokens));
         string Out(string n) => Path.Combine(_tmp, n);
