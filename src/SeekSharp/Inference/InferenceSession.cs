@@ -20,6 +20,7 @@ public sealed class InferenceSession
     private readonly float[] _hidden;          // [ContextLength, d] post-final-norm hidden of every cached position (MTP's input)
     private readonly float[] _lastLogits;
     private LatentKvCache? _mtpCache;
+    private int[] _draftTokens = new int[Mla.AbsorbedMaxRows];
     private int _mtpLength;                    // MTP rows computed: row i pairs hidden i with token i + 1
 
     public DeepSeekModel Model { get; }
@@ -123,7 +124,8 @@ public sealed class InferenceSession
         int d = c.HiddenSize;
         _mtpCache ??= new LatentKvCache(1, ContextLength, c.KvLoraRank, c.QkRopeHeadDim);
         int start = _mtpLength, rows = Length - start;
-        var next = new int[rows];
+        if (_draftTokens.Length < rows) _draftTokens = new int[rows];
+        var next = _draftTokens.AsSpan(0, rows);
         for (int i = 0; i < rows; i++) next[i] = start + i + 1 < Length ? _tokens[start + i + 1] : nextToken;
         _ctx.Arena.Reset();
         var previous = _ctx.Arena.AllocateUninitialized(new TensorShape(rows, d));

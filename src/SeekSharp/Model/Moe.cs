@@ -86,7 +86,7 @@ public sealed class Moe
     {
         int d = u.Cols, k = Router.ExpertsPerToken;
         var job = SmallBatchJob.ForThisThread();
-        job.Reset(this, ctx.Pool);
+        job.Reset(ctx.Pool);
         for (int e = 0; e < Experts.Length; e++)
         {
             int count = state.Counts[e];
@@ -128,7 +128,7 @@ public sealed class Moe
         private WorkerPool _pool = null!;
 
         public int Count => _items.Count;
-        public void Reset(Moe _, WorkerPool pool) { _items.Clear(); _pool = pool; }
+        public void Reset(WorkerPool pool) { _items.Clear(); _pool = pool; }
         public void Add(Mlp mlp, Tensor x, Tensor y, Tensor g, Tensor u) => _items.Add((mlp, x, y, g, u));
         public void Clear() { _items.Clear(); _pool = null!; }
 
