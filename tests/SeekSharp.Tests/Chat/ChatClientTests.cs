@@ -4,6 +4,7 @@ using SeekSharp.Inference;
 using SeekSharp.Model;
 using SeekSharp.Tensors;
 using SeekSharp.Tests.Golden;
+using SeekSharp.Tests.Inference;
 using SeekSharp.Tokenization;
 using Xunit;
 
@@ -12,11 +13,11 @@ namespace SeekSharp.Tests.Chat;
 /// <summary>The IChatClient contract over the golden model and the tiny tokenizer.</summary>
 public class ChatClientTests
 {
-    private static readonly WorkerPool Pool = new(2);
-    private static readonly Lazy<DeepSeekModel> Model = new(() => ModelLoader.Load(new GoldenCase("v3_yarn_f32").Dir));
-    private static readonly Lazy<Tokenizer> Tok = new(() => Tokenizer.Load(Path.Combine(TestUtil.DataDir, "tiny-tokenizer")));
+    private static WorkerPool Pool => TinyChatModel.Pool;
+    private static DeepSeekModel Model => TinyChatModel.Model;
+    private static Tokenizer Tok => TinyChatModel.Tokenizer;
 
-    private static IChatClient Client() => new Generator(new InferenceSession(Model.Value, 128, Pool), Tok.Value)
+    private static IChatClient Client() => new Generator(new InferenceSession(Model, 128, Pool), Tok)
         .AsChatClient(new GenerationOptions { Sampling = SamplingOptions.Greedy }, "golden-v3");
 
     private static readonly Microsoft.Extensions.AI.ChatMessage[] Conversation =
@@ -33,7 +34,7 @@ public class ChatClientTests
         Assert.Equal(response.Text, string.Concat(updates.Select(u => u.Text)));
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
         Assert.Equal(12, response.Usage!.OutputTokenCount);
-        int promptTokens = Tok.Value.EncodeChat([TemplateMessage("system", "You are terse."), TemplateMessage("user", "Hello there"), TemplateMessage("assistant", "Hi."), TemplateMessage("user", "What is MLA?")], true).Length;
+        int promptTokens = Tok.EncodeChat([TemplateMessage("system", "You are terse."), TemplateMessage("user", "Hello there"), TemplateMessage("assistant", "Hi."), TemplateMessage("user", "What is MLA?")], true).Length;
         Assert.Equal(promptTokens, response.Usage.InputTokenCount);
         Assert.Equal(promptTokens + 12, response.Usage.TotalTokenCount);
         Assert.Equal(ChatFinishReason.Length, updates.Last().FinishReason);

@@ -10,16 +10,16 @@ namespace SeekSharp.Tests.Inference;
 /// <summary>Generation on the golden v3 model (it has an MTP module) with a 500-token BPE trained on the docs.</summary>
 public class GenerationTests
 {
-    private static readonly WorkerPool Pool = new(2);
-    private static readonly Lazy<DeepSeekModel> Model = new(() => ModelLoader.Load(new GoldenCase("v3_yarn_f32").Dir));
-    private static readonly Lazy<Tokenizer> Tok = new(() => Tokenizer.Load(Path.Combine(TestUtil.DataDir, "tiny-tokenizer")));
+    private static WorkerPool Pool => TinyChatModel.Pool;
+    private static DeepSeekModel Model => TinyChatModel.Model;
+    private static Tokenizer Tok => TinyChatModel.Tokenizer;
 
     private static (string Text, GenerationStats Stats, int[] Tokens) Run(string prompt, GenerationOptions options, int context = 128)
     {
-        var session = new InferenceSession(Model.Value, context, Pool);
-        var generator = new Generator(session, Tok.Value);
+        var session = new InferenceSession(Model, context, Pool);
+        var generator = new Generator(session, Tok);
         var stats = new GenerationStats();
-        var text = string.Concat(generator.Generate(Tok.Value.Encode(prompt, addBos: true), options, stats));
+        var text = string.Concat(generator.Generate(Tok.Encode(prompt, addBos: true), options, stats));
         return (text, stats, session.Tokens.ToArray());
     }
 
@@ -59,8 +59,8 @@ public class GenerationTests
         var model = ModelLoader.Load(new GoldenCase("v3_yarn_f32").Dir, new ModelLoadOptions { Quantization = type });
         string Gen(SpeculativeMode mode)
         {
-            var g = new Generator(new InferenceSession(model, 128, Pool), Tok.Value);
-            return string.Concat(g.Generate(Tok.Value.Encode("Quantised weights", true),
+            var g = new Generator(new InferenceSession(model, 128, Pool), Tok);
+            return string.Concat(g.Generate(Tok.Encode("Quantised weights", true),
                 new GenerationOptions { MaxTokens = 40, Sampling = SamplingOptions.Greedy, Speculative = mode }, new GenerationStats()));
         }
         Assert.Equal(Gen(SpeculativeMode.Off), Gen(SpeculativeMode.Mtp));
@@ -96,27 +96,27 @@ public class GenerationTests
     [Fact]
     public void TheCacheIsSizedForTheContextAndAFullContextEndsTheReply()
     {
-        var model = Model.Value;
+        var model = Model;
         var session = new InferenceSession(model, 16, Pool);
         var c = model.Config;
         Assert.Equal((long)c.NumHiddenLayers * 16 * (c.KvLoraRank + c.QkRopeHeadDim) * 4, session.Cache.Bytes);
         var stats = new GenerationStats();
-        var text = string.Concat(new Generator(session, Tok.Value).Generate(Tok.Value.Encode("Hello world", true), new GenerationOptions { MaxTokens = 100, Sampling = SamplingOptions.Greedy }, stats));
+        var text = string.Concat(new Generator(session, Tok).Generate(Tok.Encode("Hello world", true), new GenerationOptions { MaxTokens = 100, Sampling = SamplingOptions.Greedy }, stats));
         Assert.Equal(FinishReason.ContextFull, stats.FinishReason);
         Assert.Equal(16, session.Length);
-        Assert.Throws<ContextFullException>(() => string.Concat(new Generator(new InferenceSession(model, 4, Pool), Tok.Value)
-            .Generate(Tok.Value.Encode("a long prompt that does not fit", true), new GenerationOptions(), new GenerationStats())));
+        Assert.Throws<ContextFullException>(() => string.Concat(new Generator(new InferenceSession(model, 4, Pool), Tok)
+            .Generate(Tok.Encode("a long prompt that does not fit", true), new GenerationOptions(), new GenerationStats())));
     }
 
     [Fact]
     public void PromptPrefixIsReusedAcrossTurns()
     {
-        var session = new InferenceSession(Model.Value, 128, Pool);
-        var g = new Generator(session, Tok.Value);
-        var first = Tok.Value.Encode("The first turn of a conversation", true);
+        var session = new InferenceSession(Model, 128, Pool);
+        var g = new Generator(session, Tok);
+        var first = Tok.Encode("The first turn of a conversation", true);
         var s1 = new GenerationStats();
         string reply = string.Concat(g.Generate(first, new GenerationOptions { MaxTokens = 5, Sampling = SamplingOptions.Greedy }, s1));
-        var second = first.Concat(Tok.Value.Encode(reply + " and more")).ToArray();
+        var second = first.Concat(Tok.Encode(reply + " and more")).ToArray();
         var s2 = new GenerationStats();
         _ = string.Concat(g.Generate(second, new GenerationOptions { MaxTokens = 5, Sampling = SamplingOptions.Greedy }, s2));
         Assert.True(s2.ReusedPromptTokens >= first.Length, $"reused {s2.ReusedPromptTokens} of {second.Length}");

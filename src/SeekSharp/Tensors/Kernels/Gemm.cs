@@ -392,9 +392,9 @@ public static unsafe class Gemm
             {
                 switch (_bType)
                 {
-                    case ElementType.F32: DotRows((float*)_b + (long)j * _ldb, sums); break;
-                    case ElementType.BF16: DotRowsHalf((ushort*)_b + (long)j * _ldb, sums, bf16: true); break;
-                    default: DotRowsHalf((ushort*)_b + (long)j * _ldb, sums, bf16: false); break;
+                    case ElementType.F32: DotRows(new F32Row((float*)_b + (long)j * _ldb), sums); break;
+                    case ElementType.BF16: DotRows(new Bf16Row((ushort*)_b + (long)j * _ldb), sums); break;
+                    default: DotRows(new F16Row((ushort*)_b + (long)j * _ldb), sums); break;
                 }
                 for (int i = 0; i < _m; i++)
                 {
@@ -404,7 +404,9 @@ public static unsafe class Gemm
             }
         }
 
-        private void DotRows(float* w, Span<float> sums)
+        // Each weight row is dotted with the activation rows two at a time; the row type only decides how 8 weights
+        // are widened to float32 (a struct type argument, so the JIT compiles one loop per storage type).
+        private void DotRows<TRow>(TRow w, Span<float> sums) where TRow : struct, IWeightRow
         {
             int k = _k, m = _m;
             for (int i = 0; i < m; i += 2)
@@ -415,33 +417,8 @@ public static unsafe class Gemm
                 int p = 0;
                 for (; p + 16 <= k; p += 16)
                 {
-                    var w0 = Avx.LoadVector256(w + p);
-                    var w1 = Avx.LoadVector256(w + p + 8);
-                    s0 = Fma.MultiplyAdd(w0, Avx.LoadVector256(x0 + p), s0);
-                    s1 = Fma.MultiplyAdd(w1, Avx.LoadVector256(x0 + p + 8), s1);
-                    t0 = Fma.MultiplyAdd(w0, Avx.LoadVector256(x1 + p), t0);
-                    t1 = Fma.MultiplyAdd(w1, Avx.LoadVector256(x1 + p + 8), t1);
-                }
-                float a0 = Vector256.Sum(Avx.Add(s0, s1)), a1 = Vector256.Sum(Avx.Add(t0, t1));
-                for (; p < k; p++) { a0 += w[p] * x0[p]; a1 += w[p] * x1[p]; }
-                sums[i] = a0;
-                if (i + 1 < m) sums[i + 1] = a1;
-            }
-        }
-
-        private void DotRowsHalf(ushort* w, Span<float> sums, bool bf16)
-        {
-            int k = _k, m = _m;
-            for (int i = 0; i < m; i += 2)
-            {
-                float* x0 = _aPacked + (long)i * k;
-                float* x1 = i + 1 < m ? x0 + k : x0;
-                Vector256<float> s0 = default, s1 = default, t0 = default, t1 = default;
-                int p = 0;
-                for (; p + 16 <= k; p += 16)
-                {
-                    var w0 = bf16 ? HalfConversion.LoadBf16x8(w + p) : HalfConversion.LoadF16x8(w + p);
-                    var w1 = bf16 ? HalfConversion.LoadBf16x8(w + p + 8) : HalfConversion.LoadF16x8(w + p + 8);
+                    var w0 = w.Load8(p);
+                    var w1 = w.Load8(p + 8);
                     s0 = Fma.MultiplyAdd(w0, Avx.LoadVector256(x0 + p), s0);
                     s1 = Fma.MultiplyAdd(w1, Avx.LoadVector256(x0 + p + 8), s1);
                     t0 = Fma.MultiplyAdd(w0, Avx.LoadVector256(x1 + p), t0);
@@ -450,13 +427,38 @@ public static unsafe class Gemm
                 float a0 = Vector256.Sum(Avx.Add(s0, s1)), a1 = Vector256.Sum(Avx.Add(t0, t1));
                 for (; p < k; p++)
                 {
-                    float wv = bf16 ? HalfConversion.Bf16ToSingle(w[p]) : HalfConversion.F16ToSingle(w[p]);
+                    float wv = w.Load1(p);
                     a0 += wv * x0[p]; a1 += wv * x1[p];
                 }
                 sums[i] = a0;
                 if (i + 1 < m) sums[i + 1] = a1;
             }
         }
+    }
+
+    /// <summary>One stored weight row, read as float32.</summary>
+    private interface IWeightRow
+    {
+        Vector256<float> Load8(int p);
+        float Load1(int p);
+    }
+
+    private readonly struct F32Row(float* w) : IWeightRow
+    {
+        public Vector256<float> Load8(int p) => Avx.LoadVector256(w + p);
+        public float Load1(int p) => w[p];
+    }
+
+    private readonly struct Bf16Row(ushort* w) : IWeightRow
+    {
+        public Vector256<float> Load8(int p) => HalfConversion.LoadBf16x8(w + p);
+        public float Load1(int p) => HalfConversion.Bf16ToSingle(w[p]);
+    }
+
+    private readonly struct F16Row(ushort* w) : IWeightRow
+    {
+        public Vector256<float> Load8(int p) => HalfConversion.LoadF16x8(w + p);
+        public float Load1(int p) => HalfConversion.F16ToSingle(w[p]);
     }
 
     // ---------------------------------------------------------------- skinny path (m ≤ 4, B stored [k, n])
