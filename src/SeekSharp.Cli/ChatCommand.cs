@@ -22,8 +22,7 @@ internal static class ChatCommand
         {
             var ct = CancellationToken.None;   // Ctrl+C stops the reply in progress (below), at the prompt it ends the program
             using var pool = CliCommon.Pool(r.GetValue(flags.Threads));
-            var options = flags.Options(r);
-            var (generator, tokenizer) = flags.Open(r, pool, stderr, allowDefault: true);
+            var (generator, tokenizer, options) = flags.Open(r, pool, stderr, allowDefault: true);
             if (tokenizer.ChatTemplate is null) throw new InvalidInputException("The tokenizer has no chat template; use 'seeksharp generate' instead.");
             var input = stdin;
             var conversation = new Conversation(r.GetValue(system));

@@ -18,8 +18,7 @@ internal static class GenerateCommand
             using var ctrlC = CliCommon.CtrlC();
             var ct = ctrlC.Token;
             using var pool = CliCommon.Pool(r.GetValue(flags.Threads));
-            var options = flags.Options(r);
-            var (generator, tokenizer) = flags.Open(r, pool, stderr, allowDefault: false);
+            var (generator, tokenizer, options) = flags.Open(r, pool, stderr, allowDefault: true);
             var text = r.GetValue(prompt)!;
             var ids = r.GetValue(chat)
                 ? tokenizer.EncodeChat([SeekSharp.Tokenization.ChatMessage.User(text)], addGenerationPrompt: true)

@@ -11,12 +11,12 @@ internal sealed class GenerationFlags
 {
     public readonly Option<string?> Model = new("--model") { Description = "Model folder (config.json, safetensors, tokenizer files)." };
     public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Tokenizer folder or file, when the model folder has none." };
-    public readonly Option<int> MaxTokens = new("--max-tokens") { Description = "Most tokens to generate per reply.", DefaultValueFactory = _ => 512 };
-    public readonly Option<float?> Temperature = new("--temperature") { Description = "0 = greedy (default 0.6, DeepSeek-V3's generation_config)." };
-    public readonly Option<int> TopK = new("--top-k") { Description = "Keep the k most likely tokens; 0 = off.", DefaultValueFactory = _ => 0 };
-    public readonly Option<float?> TopP = new("--top-p") { Description = "Nucleus sampling (default 0.95)." };
+    public readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Most tokens to generate per reply (default: the model's generation_config.json, else 512)." };
+    public readonly Option<float?> Temperature = new("--temperature") { Description = "0 = greedy (default: the model's generation_config.json, else 0.6 as DeepSeek-V3's)." };
+    public readonly Option<int?> TopK = new("--top-k") { Description = "Keep the k most likely tokens; 0 = off (default: generation_config.json, else off)." };
+    public readonly Option<float?> TopP = new("--top-p") { Description = "Nucleus sampling (default: generation_config.json, else 0.95)." };
     public readonly Option<float> MinP = new("--min-p") { Description = "Drop tokens below min-p × the top probability; 0 = off.", DefaultValueFactory = _ => 0 };
-    public readonly Option<float> RepeatPenalty = new("--repeat-penalty") { Description = "CTRL-style repetition penalty; 1 = off.", DefaultValueFactory = _ => 1 };
+    public readonly Option<float?> RepeatPenalty = new("--repeat-penalty") { Description = "CTRL-style repetition penalty; 1 = off (default: generation_config.json, else off)." };
     public readonly Option<float> PresencePenalty = new("--presence-penalty") { Description = "OpenAI-style presence penalty.", DefaultValueFactory = _ => 0 };
     public readonly Option<float> FrequencyPenalty = new("--frequency-penalty") { Description = "OpenAI-style frequency penalty.", DefaultValueFactory = _ => 0 };
     public readonly Option<ulong?> Seed = new("--seed") { Description = "Sampling seed (same seed, same text)." };
@@ -38,16 +38,17 @@ internal sealed class GenerationFlags
         Speculative, Context, Quantize, Threads,
     ];
 
-    public GenerationOptions Options(ParseResult r) => new()
+    /// <summary>The flags, with the model's generation_config.json (<paramref name="defaults"/>) for those not given.</summary>
+    public GenerationOptions Options(ParseResult r, GenerationConfig? defaults) => new()
     {
-        MaxTokens = r.GetValue(MaxTokens),
+        MaxTokens = r.GetValue(MaxTokens) ?? defaults?.MaxNewTokens ?? 512,
         Sampling = new SamplingOptions
         {
-            Temperature = r.GetValue(Temperature) ?? new SamplingOptions().Temperature,
-            TopK = r.GetValue(TopK),
-            TopP = r.GetValue(TopP) ?? new SamplingOptions().TopP,
+            Temperature = r.GetValue(Temperature) ?? defaults?.Temperature ?? new SamplingOptions().Temperature,
+            TopK = r.GetValue(TopK) ?? defaults?.TopK ?? 0,
+            TopP = r.GetValue(TopP) ?? defaults?.TopP ?? new SamplingOptions().TopP,
             MinP = r.GetValue(MinP),
-            RepetitionPenalty = r.GetValue(RepeatPenalty),
+            RepetitionPenalty = r.GetValue(RepeatPenalty) ?? defaults?.RepetitionPenalty ?? 1,
             PresencePenalty = r.GetValue(PresencePenalty),
             FrequencyPenalty = r.GetValue(FrequencyPenalty),
             Seed = r.GetValue(Seed),
@@ -56,10 +57,14 @@ internal sealed class GenerationFlags
         Speculative = r.GetValue(Speculative) == "mtp" ? SpeculativeMode.Mtp : SpeculativeMode.Off,
     };
 
-    /// <summary>Loads the model and its tokenizer and opens a session (the default model when --model is absent and allowed).</summary>
-    public (Generator Generator, Tokenizer Tokenizer) Open(ParseResult r, WorkerPool pool, TextWriter stderr, bool allowDefault)
+    /// <summary>
+    /// Loads the model and its tokenizer and opens a session (the default model when --model is absent and allowed);
+    /// the generation options are the flags over the model's generation_config.json.
+    /// </summary>
+    public (Generator Generator, Tokenizer Tokenizer, GenerationOptions Options) Open(ParseResult r, WorkerPool pool, TextWriter stderr, bool allowDefault)
     {
         string dir = r.GetValue(Model) ?? (allowDefault ? DefaultModel.Locate() : throw new UsageException("--model is required."));
+        var options = Options(r, GenerationConfig.Load(dir));
         var tokPath = r.GetValue(Tokenizer) ?? (File.Exists(Path.Combine(dir, "tokenizer.json")) ? dir
             : throw new InvalidInputException($"{dir} has no tokenizer.json; pass --tokenizer."));
         var tokenizer = SeekSharp.Tokenization.Tokenizer.Load(tokPath);
@@ -67,7 +72,7 @@ internal sealed class GenerationFlags
         int context = r.GetValue(Context) ?? InferenceSession.DefaultContext(model.Config);
         var session = new InferenceSession(model, context, pool);
         stderr.WriteLine($"context {context} positions, KV cache {session.Cache.Bytes / (1024.0 * 1024):F1} MiB");
-        return (new Generator(session, tokenizer), tokenizer);
+        return (new Generator(session, tokenizer), tokenizer, options);
     }
 
     private static SeekSharp.Tensors.Quantization.QuantType? ParseQuantization(string? q) => q switch
@@ -78,18 +83,24 @@ internal sealed class GenerationFlags
     };
 }
 
-/// <summary>Where the shipped default model lives: $SEEKSHARP_MODEL, ./models/default, or models/default next to the tool.</summary>
+/// <summary>
+/// Where the shipped default model lives: $SEEKSHARP_MODEL when it is set (and then only there), else ./models/default,
+/// else models/default in a folder above the tool (a checkout running its own build).
+/// </summary>
 internal static class DefaultModel
 {
+    public const string Variable = "SEEKSHARP_MODEL";
+
     public static string Locate()
     {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("SEEKSHARP_MODEL") is { Length: > 0 } env) candidates.Add(env);
-        candidates.Add(Path.Combine(Environment.CurrentDirectory, "models", "default"));
+        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } env)
+            return File.Exists(Path.Combine(env, "config.json")) ? env
+                : throw new InvalidInputException($"{Variable} is {env}, which holds no model (config.json); fix it or pass --model DIR.");
+        var candidates = new List<string> { Path.Combine(Environment.CurrentDirectory, "models", "default") };
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             candidates.Add(Path.Combine(dir.FullName, "models", "default"));
         foreach (var c in candidates)
             if (File.Exists(Path.Combine(c, "config.json"))) return c;
-        throw new InvalidInputException("No default model found (models/default or $SEEKSHARP_MODEL); pass --model DIR.");
+        throw new InvalidInputException($"No default model found (models/default or ${Variable}); pass --model DIR.");
     }
 }

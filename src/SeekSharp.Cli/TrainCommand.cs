@@ -15,6 +15,7 @@ internal static class TrainCommand
         var preset = new Option<string?>("--preset") { Description = $"Train a new model with a named config ({string.Join(", ", Presets.Names)})." };
         var initFrom = new Option<string?>("--init-from") { Description = "Start from the weights of a model folder (fine-tuning)." };
         var data = new Option<string?>("--data") { Description = "Text file, folder of text files, .bin of token ids, or JSON array of token rows." };
+        var chat = new Option<string?>("--chat") { Description = "Chat fine-tuning data: JSONL of {\"messages\": [...]} rows, rendered with the chat template; loss on assistant tokens only." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for text data (default: the one in --init-from; else UTF-8 bytes)." };
         var output = new Option<string>("--out") { Description = "Run folder: run.json, metrics.jsonl, checkpoints/.", Required = true };
         var steps = new Option<int?>("--steps") { Description = "Optimiser steps (default 1000)." };
@@ -44,7 +45,7 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its newest checkpoint." };
         var command = new Command("train", "Train a DeepSeek-V3-architecture model (MLA, MoE with bias balancing, MTP).")
         {
-            config, preset, initFrom, data, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
+            config, preset, initFrom, data, chat, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
@@ -63,7 +64,7 @@ internal static class TrainCommand
             {
                 int sources = new[] { r.GetValue(config), r.GetValue(preset), r.GetValue(initFrom) }.Count(s => s is not null);
                 if (sources != 1) throw new UsageException("give exactly one of --config, --preset or --init-from (or --resume).");
-                if (r.GetValue(data) is null) throw new UsageException("--data is required for a new run.");
+                if ((r.GetValue(data) is null) == (r.GetValue(chat) is null)) throw new UsageException("give exactly one of --data or --chat for a new run.");
                 DeepSeekModel model;
                 Tokenizer? tok = r.GetValue(tokenizer) is { } tp ? Tokenizer.Load(tp) : null;
                 if (r.GetValue(initFrom) is { } from)
@@ -111,10 +112,13 @@ internal static class TrainCommand
                     SaveEvery = r.GetValue(saveEvery),
                     KeepCheckpoints = r.GetValue(keep),
                     ValidationFraction = r.GetValue(valFraction),
-                    DataPath = Path.GetFullPath(r.GetValue(data)!),
+                    DataPath = Path.GetFullPath((r.GetValue(data) ?? r.GetValue(chat))!),
+                    ChatData = r.GetValue(chat) is not null,
                 };
                 run = TrainingRun.Start(dir, model, tok, options, pool);
                 stderr.WriteLine($"training {dir}: {run.Trainer.Data.TrainTokens:N0} training tokens, {run.Trainer.Data.ValidationTokens:N0} held out");
+                if (run.Trainer.Data is SeekSharp.Training.Data.ChatDataset cd)
+                    stderr.WriteLine($"chat data: {cd.TrainConversations:N0} conversations ({cd.TrainTargetTokens:N0} assistant tokens scored), {cd.ValidationConversations:N0} held out, {cd.Truncated(options.SeqLen):N0} cut to --seq-len {options.SeqLen}");
             }
             TrainingProgress.Attach(run.Trainer, pool);
             try

@@ -12,6 +12,7 @@ namespace SeekSharp.Training;
 public sealed class Trainer
 {
     private readonly List<int> _batchTokens = new();
+    private readonly List<byte> _batchMask = new();
     private readonly ForwardContext _ctx;
     private readonly ModelState _state;
     private DataCursor _cursor;
@@ -58,11 +59,11 @@ public sealed class Trainer
         _clock.Restart();
         _ctx.Arena.Reset();
         _ctx.SaveActivations = true;
-        var layout = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens);
+        var layout = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens, _batchMask);
         foreach (var p in Optimizer.Parameters) Array.Clear(p.Grad!);
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchTokens);
         Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
-        var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss);
+        var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, targetMask: System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchMask));
         if (!double.IsFinite(loss.Total)) throw new TrainingDivergedException($"The loss is {loss.Total} at step {Step + 1}; lower --lr or check the data.");
         Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance);
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
@@ -99,11 +100,11 @@ public sealed class Trainer
         double total = 0, main = 0, mtp = 0, bal = 0;
         int batches = 0;
         _ctx.SaveActivations = false;
-        foreach (var (layout, tokens) in Data.ValidationBatches(Options.BatchSize, Options.SeqLen, Options.EvalBatches))
+        foreach (var (layout, tokens, mask) in Data.ValidationBatches(Options.BatchSize, Options.SeqLen, Options.EvalBatches))
         {
             _ctx.Arena.Reset();
             Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
-            var (loss, _) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, computeGradients: false);
+            var (loss, _) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, computeGradients: false, targetMask: mask);
             total += loss.Total; main += loss.Main; mtp += loss.Mtp; bal += loss.Balance;
             batches++;
         }

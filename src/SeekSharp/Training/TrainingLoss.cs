@@ -14,22 +14,28 @@ namespace SeekSharp.Training;
 /// f_i = N_r/(K_r·T′)·(tokens routed to i) and P_i = (1/T′) Σ_t s_{i,t}/Σ_j s_{j,t} (gradient through P only);</item>
 /// <item>L = L_main + λ·L_mtp + α·L_bal.</item>
 /// </list>
+/// With a target mask (chat fine-tuning: only the assistant's tokens are targets), both cross-entropies are the mean
+/// over the predictions whose target token has mask 1, and the others contribute nothing; the balance term still
+/// covers every token the experts saw.
 /// </summary>
 public static class TrainingLoss
 {
     /// <summary>The loss and its gradients: dLogits [N, V], one tensor per MTP depth, and ∂L/∂s̄ per MoE layer.</summary>
     public sealed record Gradients(Tensor DLogits, Tensor[] DMtpLogits, Dictionary<int, float[]> Balance);
 
+    /// <remarks><c>targetMask</c>: [B·T], 1 where tokens[b·T + t] is a target; empty: every token is.</remarks>
     public static (LossResult Loss, Gradients Grads) Compute(ForwardContext ctx, DeepSeekModel model, ModelState state, LossWeights weights,
-        bool computeGradients = true)
+        bool computeGradients = true, ReadOnlySpan<byte> targetMask = default)
     {
         var batch = state.Batch;
         int b = batch.Batch, t = batch.SeqLen, vocab = model.Config.VocabSize;
         if (t < 2) throw new InvalidInputException("Training sequences need at least 2 tokens.");
         var tokens = state.Tokens;
+        if (!targetMask.IsEmpty && targetMask.Length != b * t)
+            throw new InvalidInputException($"The target mask has {targetMask.Length} entries for a batch of {b * t} tokens.");
 
         var dLogits = computeGradients ? ctx.Arena.AllocateUninitialized(new TensorShape(b * t, vocab)) : default;
-        double main = CrossEntropy(ctx, state.Logits, dLogits, tokens, b, t, t, offset: 1, scoredRows: t - 1, weight: 1.0);
+        var (main, mainScored) = CrossEntropy(ctx, state.Logits, dLogits, tokens, targetMask, b, t, t, offset: 1, scoredRows: t - 1, weight: 1.0);
 
         bool mtp = weights.MtpLambda > 0 && model.Mtp.Length > 0;
         var dMtp = new Tensor[mtp ? model.Mtp.Length : 0];
@@ -40,8 +46,8 @@ public static class TrainingLoss
             int scored = t - k - 2;                  // row i predicts tokens[i + k + 2]
             if (scored <= 0) throw new InvalidInputException($"Sequences of {t} tokens are too short for MTP depth {k + 1}.");
             dMtp[k] = computeGradients ? ctx.Arena.AllocateUninitialized(new TensorShape(b * rows, vocab)) : default;
-            mtpLoss += CrossEntropy(ctx, state.Mtp[k].Logits, dMtp[k], tokens, b, rows, t, offset: k + 2, scoredRows: scored,
-                weight: weights.MtpLambda / model.Mtp.Length);
+            mtpLoss += CrossEntropy(ctx, state.Mtp[k].Logits, dMtp[k], tokens, targetMask, b, rows, t, offset: k + 2, scoredRows: scored,
+                weight: weights.MtpLambda / model.Mtp.Length).Mean;
         }
         if (dMtp.Length > 0) mtpLoss /= model.Mtp.Length;
 
@@ -61,7 +67,7 @@ public static class TrainingLoss
             Mtp = mtpLoss,
             Balance = bal,
             Total = main + weights.MtpLambda * mtpLoss + weights.BalanceAlpha * bal,
-            Tokens = b * (t - 1),
+            Tokens = mainScored,
         };
         return (loss, new Gradients(dLogits, dMtp, balance));
     }
@@ -77,25 +83,32 @@ public static class TrainingLoss
     }
 
     /// <summary>
-    /// Mean cross-entropy of rows (b, i), i &lt; scoredRows, against tokens[b·T + i + offset]; writes ∂(weight·mean)/∂logits
-    /// (rows past scoredRows get 0). Returns the mean. Rows are independent, so they run in parallel; the sum is taken
-    /// in row order.
+    /// Mean cross-entropy of rows (b, i), i &lt; scoredRows, against tokens[b·T + i + offset] (only those whose target
+    /// has mask 1 when there is a mask); writes ∂(weight·mean)/∂logits (unscored rows get 0). Returns the mean and the
+    /// number of scored rows (a batch with none has mean 0 and zero gradient). Rows are independent, so they run in
+    /// parallel; the sum is taken in row order.
     /// </summary>
-    private static double CrossEntropy(ForwardContext ctx, Tensor logits, Tensor dLogits, ReadOnlySpan<int> tokens,
-        int batch, int rows, int seqLen, int offset, int scoredRows, double weight)
+    private static (double Mean, int Scored) CrossEntropy(ForwardContext ctx, Tensor logits, Tensor dLogits, ReadOnlySpan<int> tokens,
+        ReadOnlySpan<byte> targetMask, int batch, int rows, int seqLen, int offset, int scoredRows, double weight)
     {
         var job = CrossEntropyJob.ForThisThread();
         var targets = new int[batch * rows];
+        int scored = 0;
         for (int b = 0; b < batch; b++)
             for (int i = 0; i < rows; i++)
-                targets[b * rows + i] = i < scoredRows ? tokens[b * seqLen + i + offset] : -1;
+            {
+                int at = b * seqLen + i + offset;
+                bool target = i < scoredRows && (targetMask.IsEmpty || targetMask[at] != 0);
+                targets[b * rows + i] = target ? tokens[at] : -1;
+                if (target) scored++;
+            }
         var losses = new double[batch * rows];
-        job.Set(logits, dLogits, targets, losses, (float)(weight / (batch * scoredRows)));
+        job.Set(logits, dLogits, targets, losses, scored == 0 ? 0f : (float)(weight / scored));
         ctx.Pool.For(batch * rows, job);
         job.Clear();
         double sum = 0;
         foreach (var l in losses) sum += l;
-        return sum / (batch * scoredRows);
+        return (scored == 0 ? 0 : sum / scored, scored);
     }
 
     private sealed class CrossEntropyJob : ParallelWork

@@ -23,6 +23,8 @@ public sealed record TrainingOptions
     public double ValidationFraction { get; init; } = 0.05;
     /// <summary>The training data (see <see cref="Data.DatasetLoader"/>).</summary>
     public string DataPath { get; init; } = "";
+    /// <summary>DataPath is chat JSONL (<c>--chat</c>, <see cref="Data.ChatDataset"/>): loss on the assistant's tokens only.</summary>
+    public bool ChatData { get; init; }
     /// <summary>Peak float32 GFLOP/s of this machine for the utilisation figure (0: measured with a GEMM at start).</summary>
     public double PeakGflops { get; init; }
 
@@ -34,7 +36,7 @@ public sealed record TrainingOptions
         if (!(BiasUpdateSpeed >= 0)) throw new InvalidInputException($"--bias-update-speed must be 0 or more, got {BiasUpdateSpeed}.");
         if (EvalEvery < 0 || SaveEvery < 0) throw new InvalidInputException("--eval-every and --save-every must be 0 or more.");
         if (KeepCheckpoints < 1) throw new InvalidInputException($"--keep must be at least 1, got {KeepCheckpoints}.");
-        if (string.IsNullOrEmpty(DataPath)) throw new InvalidInputException("A training run needs --data.");
+        if (string.IsNullOrEmpty(DataPath)) throw new InvalidInputException("A training run needs --data or --chat.");
         Schedule.Validate();
         Optimizer.Validate();
         Loss.Validate();

@@ -75,6 +75,11 @@ public sealed class TrainingRun
         Func<string, int[]>? encode = tokenizer is null ? null : text => tokenizer.Encode(text);
         if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
             throw new InvalidInputException($"The tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize} embedding rows.");
+        if (options.ChatData)
+        {
+            if (tokenizer is null) throw new InvalidInputException("Chat data needs a tokenizer with a chat template: give --tokenizer, or --init-from a model folder that has one.");
+            return ChatDataset.Open(options.DataPath, tokenizer, config.VocabSize, options.ValidationFraction);
+        }
         if (tokenizer is null && config.VocabSize < 256 && !options.DataPath.EndsWith(".json") && !options.DataPath.EndsWith(".bin"))
             throw new InvalidInputException($"Without a tokenizer text is read as UTF-8 bytes, which needs vocab_size ≥ 256 (this model has {config.VocabSize}).");
         return DatasetLoader.Open(options.DataPath, config.VocabSize, encode, tokenizer?.EosId ?? config.EosTokenId, options.ValidationFraction);

@@ -55,16 +55,39 @@ public class GenerationCommandTests : IDisposable
     }
 
     [Fact]
-    public void ChatWithoutAModelAndNoDefaultIsAClearError()
+    public void AModelFromSeekSharpModelThatIsNotThereIsAClearError()
     {
-        var old = Environment.CurrentDirectory;
         Environment.SetEnvironmentVariable("SEEKSHARP_MODEL", Path.Combine(_tmp, "absent"));
         try
         {
             var (code, _, stderr) = CliTestHost.RunWithInput("/exit\n", "chat", "--tokenizer", TokenizerDir);
-            if (code != 0) Assert.Contains("--model", stderr);   // a checkout with models/default chats instead
+            Assert.Equal(1, code);
+            Assert.Contains("SEEKSHARP_MODEL is", stderr);
+            Assert.Contains("--model", stderr);
         }
         finally { Environment.SetEnvironmentVariable("SEEKSHARP_MODEL", null); }
+    }
+
+    [Fact]
+    public void GenerationDefaultsComeFromTheModelsGenerationConfig()
+    {
+        var dir = Path.Combine(_tmp, "with-config");
+        Directory.CreateDirectory(dir);
+        foreach (var f in Directory.GetFiles(ModelDir).Where(f => f.EndsWith("config.json") || f.EndsWith("model.safetensors")))
+            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"do_sample": false, "max_new_tokens": 7}""");
+        var byConfig = CliTestHost.Run("generate", "--model", dir, "--tokenizer", TokenizerDir, "--prompt", "SeekSharp is", "--threads", "2");
+        var byFlags = CliTestHost.Run("generate", "--model", ModelDir, "--tokenizer", TokenizerDir, "--prompt", "SeekSharp is", "--temperature", "0", "--max-tokens", "7", "--threads", "2");
+        Assert.True(byConfig.Code == 0, byConfig.Err);
+        Assert.Equal(byFlags.Out, byConfig.Out);
+        Assert.Contains("generated 7", byConfig.Err);
+        // Flags win over the file.
+        var longer = CliTestHost.Run("generate", "--model", dir, "--tokenizer", TokenizerDir, "--prompt", "SeekSharp is", "--max-tokens", "9", "--threads", "2");
+        Assert.Contains("generated 9", longer.Err);
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"temperature": "hot"}""");
+        var bad = CliTestHost.Run("generate", "--model", dir, "--tokenizer", TokenizerDir, "--prompt", "x");
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("\"temperature\" must be a number", bad.Err);
     }
 
     [Fact]

@@ -30,8 +30,9 @@ public sealed class RowDataset : TokenDataset
     public override long TrainTokens => _rows.Take(_trainRows).Sum(r => (long)r.Length);
     public override long ValidationTokens => _rows.Skip(_trainRows).Sum(r => (long)r.Length);
 
-    public override BatchLayout NextBatch(ref DataCursor cursor, int batchSize, int seqLen, List<int> tokens)
+    public override BatchLayout NextBatch(ref DataCursor cursor, int batchSize, int seqLen, List<int> tokens, List<byte> targetMask)
     {
+        targetMask.Clear();
         tokens.Clear();
         int length = -1;
         for (int b = 0; b < batchSize; b++)
@@ -45,14 +46,14 @@ public sealed class RowDataset : TokenDataset
         return new BatchLayout(batchSize, length);
     }
 
-    public override IEnumerable<(BatchLayout Layout, int[] Tokens)> ValidationBatches(int batchSize, int seqLen, int maxBatches)
+    public override IEnumerable<TokenBatch> ValidationBatches(int batchSize, int seqLen, int maxBatches)
     {
         var held = _rows.Skip(_trainRows).ToArray();
         for (int k = 0; k < maxBatches && (k + 1) * batchSize <= held.Length; k++)
         {
             var group = held.Skip(k * batchSize).Take(batchSize).ToArray();
             if (group.Any(r => r.Length != group[0].Length)) continue;
-            yield return (new BatchLayout(batchSize, group[0].Length), group.SelectMany(r => r).ToArray());
+            yield return new TokenBatch(new BatchLayout(batchSize, group[0].Length), group.SelectMany(r => r).ToArray());
         }
     }
 }

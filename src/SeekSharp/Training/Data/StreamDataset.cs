@@ -31,8 +31,9 @@ public sealed class StreamDataset : TokenDataset
             throw new InvalidInputException($"{Source}: {_trainEnd} training tokens are fewer than one sequence of {seqLen} (lower --seq-len or add data).");
     }
 
-    public override BatchLayout NextBatch(ref DataCursor cursor, int batchSize, int seqLen, List<int> tokens)
+    public override BatchLayout NextBatch(ref DataCursor cursor, int batchSize, int seqLen, List<int> tokens, List<byte> targetMask)
     {
+        targetMask.Clear();
         if (_trainEnd < seqLen)
             throw new InvalidInputException($"{Source}: {_trainEnd} training tokens are fewer than one sequence of {seqLen} (lower --seq-len or add data).");
         tokens.Clear();
@@ -46,7 +47,7 @@ public sealed class StreamDataset : TokenDataset
         return new BatchLayout(batchSize, seqLen);
     }
 
-    public override IEnumerable<(BatchLayout Layout, int[] Tokens)> ValidationBatches(int batchSize, int seqLen, int maxBatches)
+    public override IEnumerable<TokenBatch> ValidationBatches(int batchSize, int seqLen, int maxBatches)
     {
         int windows = (int)(ValidationTokens / seqLen);
         int batches = Math.Min(maxBatches, windows / batchSize);
@@ -55,7 +56,7 @@ public sealed class StreamDataset : TokenDataset
             var batch = new int[batchSize * seqLen];
             for (int b = 0; b < batchSize; b++)
                 Array.Copy(_tokens, _trainEnd + (k * batchSize + b) * seqLen, batch, b * seqLen, seqLen);
-            yield return (new BatchLayout(batchSize, seqLen), batch);
+            yield return new TokenBatch(new BatchLayout(batchSize, seqLen), batch);
         }
     }
 }
