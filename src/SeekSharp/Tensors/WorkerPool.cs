@@ -63,6 +63,12 @@ public sealed class WorkerPool : IDisposable
     /// <summary>A process-wide pool with one thread per core, for callers that do not pass their own.</summary>
     public static WorkerPool Shared => LazyInitializer.EnsureInitialized(ref s_shared, () => new WorkerPool());
 
+    /// <summary>Starts the job counter at <paramref name="generation"/> (tests of the counter's wrap-around).</summary>
+    internal void SetGeneration(int generation)
+    {
+        lock (_jobLock) Interlocked.Exchange(ref _generation, generation & 0xFFFFFF);
+    }
+
     /// <summary>Runs <c>work.Execute(i)</c> for every i in [0, count) across the pool and returns when all are done.</summary>
     public void For(int count, ParallelWork work)
     {
@@ -113,7 +119,9 @@ public sealed class WorkerPool : IDisposable
         while (true)
         {
             long claim = Volatile.Read(ref _claim);
-            if ((int)(claim >> (2 * IndexBits)) != generation) return;   // another job: not ours to run
+            // Unsigned shift: from generation 2^23 on the word is negative, and a sign-extending shift would make every
+            // job look like another one (nobody runs it, and the caller waits forever; seen after ~8.4M jobs).
+            if ((int)(claim >>> (2 * IndexBits)) != generation) return;   // another job: not ours to run
             int count = (int)((claim >> IndexBits) & IndexMask), index = (int)(claim & IndexMask);
             if (index >= count) return;                                   // all claimed
             if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;

@@ -26,6 +26,27 @@ public class WorkerPoolTests
         }
     }
 
+    [Theory]
+    [InlineData(0x7FFFF0)]   // the claim word turns negative at generation 2^23 (a shift bug hung here once)
+    [InlineData(0xFFFFF0)]   // and the 24-bit generation wraps to 0
+    public async Task JobsRunAcrossTheGenerationCountersEdges(int start)
+    {
+        using var pool = new WorkerPool(2);
+        pool.SetGeneration(start);
+        var work = new CountingWork();
+        var run = Task.Run(() =>
+        {
+            for (int job = 0; job < 64; job++)
+            {
+                work.Hits = new int[9];
+                pool.For(9, work);
+                Assert.All(work.Hits, h => Assert.Equal(1, h));
+            }
+        });
+        Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20))));
+        await run;
+    }
+
     [Fact]
     public async Task SeveralCallersShareOnePool()
     {
