@@ -481,11 +481,12 @@ static class ChatData
     static IEnumerable<Qa> WordQuestions(WordNet wn, string lemma, List<Synset> senses, Random rng)
     {
         // "What does X mean?" → the most frequent sense, and the next one when there is one; references: every sense.
+        // Answers name the word without quotes, so its tokens are the question's (" word"): copying stays a plain copy.
         var first = senses[0];
         var refs = senses.Select(s => s.Gloss).Where(g => g.Length > 0).Distinct().ToArray();
         if (first.Gloss.Length > 0)
         {
-            string ans = $"As {Article(first.PosName)} {first.PosName}, \"{lemma}\" means {first.Gloss}.";
+            string ans = $"As {Article(first.PosName)} {first.PosName}, {lemma} means {first.Gloss}.";
             var second = senses.Skip(1).FirstOrDefault(s => s.Gloss.Length > 0 && s.Gloss != first.Gloss);
             if (second is not null) ans += second.Pos == first.Pos ? $" It can also mean {second.Gloss}." : $" As {Article(second.PosName)} {second.PosName}, it means {second.Gloss}.";
             string q = Pick(rng, $"What does {lemma} mean?", $"What does \"{lemma}\" mean?", $"What is the meaning of {lemma}?", $"Define {lemma}.",
@@ -500,7 +501,7 @@ static class ChatData
             var others = syn.Lemmas.Where(l => !l.Equals(lemma, StringComparison.OrdinalIgnoreCase)).Distinct().Take(3).ToArray();
             string q = Pick(rng, $"Give me a synonym for {lemma}.", $"What is a synonym of \"{lemma}\"?", $"What's another word for {lemma}?",
                 $"Name a word that means the same as {lemma}.", $"Synonym for {lemma}?");
-            string ans = others.Length == 1 ? $"A synonym for \"{lemma}\" is \"{others[0]}\"." : $"Synonyms for \"{lemma}\" include {string.Join(", ", others.Select(o => $"\"{o}\""))}.";
+            string ans = others.Length == 1 ? $"A synonym for {lemma} is {others[0]}." : $"Synonyms for {lemma} include {string.Join(", ", others[..^1])} and {others[^1]}.";
             yield return new Qa(q, ans, "synonym", lemma, others);
         }
         // An example sentence from WordNet that uses the word.
@@ -532,7 +533,7 @@ static class ChatData
             if (ant.Sym != '!' || wn.Get(ant.TargetPos, ant.Target) is not { } t || ant.Dst < 1 || ant.Dst > t.Lemmas.Length) continue;
             string opposite = t.Lemmas[ant.Dst - 1];
             string q = Pick(rng, $"What is the opposite of {lemma}?", $"Give me an antonym for {lemma}.", $"What's the antonym of \"{lemma}\"?");
-            yield return new Qa(q, $"The opposite of \"{lemma}\" is \"{opposite}\".", "antonym", lemma, new[] { opposite });
+            yield return new Qa(q, $"The opposite of {lemma} is {opposite}.", "antonym", lemma, new[] { opposite });
             break;
         }
     }

@@ -4,6 +4,7 @@ using Xunit;
 namespace SeekSharp.Tests.Cli;
 
 /// <summary>generate, chat and quantize as a user types them (golden v3 model, tiny tokenizer).</summary>
+[Collection("SEEKSHARP_MODEL")]   // one test sets the variable that DefaultModelTests reads
 public class GenerationCommandTests : IDisposable
 {
     private readonly string _tmp = Directory.CreateTempSubdirectory("seeksharp-gen-").FullName;
