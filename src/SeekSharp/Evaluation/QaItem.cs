@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SeekSharp.Tokenization;
+using SeekSharp.Training.Data;
 
 namespace SeekSharp.Evaluation;
 
@@ -17,30 +18,21 @@ public sealed record QaItem(IReadOnlyList<ChatMessage> Messages, IReadOnlyList<s
     /// <exception cref="InvalidInputException">A line that is not an item; the message names the line.</exception>
     public static List<QaItem> ReadJsonl(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"Evaluation file not found: {path}");
-        var items = new List<QaItem>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                items.Add(Parse(line));
-            }
-            catch (JsonException e) { throw new InvalidInputException($"{path}:{lineNumber}: not valid JSON: {e.Message}", e); }
-            catch (InvalidInputException e) { throw new InvalidInputException($"{path}:{lineNumber}: {e.Message}", e); }
-        }
+        var items = JsonLines.Read(path, "Evaluation file", Parse);
         if (items.Count == 0) throw new InvalidInputException($"{path}: no questions.");
         return items;
     }
 
     public static QaItem Parse(string json)
     {
-        var messages = Training.Data.ChatDataset.ParseMessages(json);
-        if (messages[^1].Role != "user") throw new InvalidInputException("the last message must be the user's question.");
         using var doc = JsonDocument.Parse(json);
-        var root = doc.RootElement;
+        return Parse(doc.RootElement);
+    }
+
+    public static QaItem Parse(JsonElement root)
+    {
+        var messages = ChatDataset.ParseMessages(root);
+        if (messages[^1].Role != "user") throw new InvalidInputException("the last message must be the user's question.");
         if (!root.TryGetProperty("references", out var refs) || refs.ValueKind != JsonValueKind.Array)
             throw new InvalidInputException("expected a \"references\" array of strings.");
         var references = refs.EnumerateArray().Select(r => r.ValueKind == JsonValueKind.String ? r.GetString()!

@@ -39,29 +39,14 @@ public sealed class ChatDataset : TokenDataset
     /// <summary>Reads a JSONL file of conversations and renders each with <paramref name="tokenizer"/>'s chat template.</summary>
     public static ChatDataset Open(string path, Tokenizer tokenizer, int vocabSize, double validationFraction)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"Chat data not found: {path}");
-        var examples = new List<ChatExample>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            IReadOnlyList<ChatMessage> messages;
-            try { messages = ParseMessages(line); }
-            catch (JsonException e) { throw new InvalidInputException($"{path}:{lineNumber}: not valid JSON: {e.Message}", e); }
-            catch (InvalidInputException e) { throw new InvalidInputException($"{path}:{lineNumber}: {e.Message}", e); }
-            try { examples.Add(ChatExample.Render(tokenizer, messages)); }
-            catch (Exception e) when (e is InvalidInputException or TokenizerException) { throw new InvalidInputException($"{path}:{lineNumber}: {e.Message}", e); }
-        }
+        var examples = JsonLines.Read(path, "Chat data", row => ChatExample.Render(tokenizer, ParseMessages(row)));
         int pad = tokenizer.PadId ?? tokenizer.EosId ?? throw new InvalidInputException("the tokenizer has neither a pad nor an end-of-sequence token to pad packed sequences with.");
         return new ChatDataset(examples, validationFraction, vocabSize, pad, path);
     }
 
     /// <summary>One JSONL row: <c>{"messages": [{"role": …, "content": …}, …]}</c>.</summary>
-    public static IReadOnlyList<ChatMessage> ParseMessages(string json)
+    public static IReadOnlyList<ChatMessage> ParseMessages(JsonElement root)
     {
-        using var doc = JsonDocument.Parse(json);
-        var root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var list) || list.ValueKind != JsonValueKind.Array)
             throw new InvalidInputException("expected an object with a \"messages\" array.");
         var messages = new List<ChatMessage>();
