@@ -36,7 +36,7 @@ internal static class ForwardBench
             var config = BenchArgs.Get(args, "--config") is { } path ? ModelConfig.Load(path) : Presets.Get(BenchArgs.Get(args, "--preset") ?? "tiny");
             model = DeepSeekModel.Create(config);
             ModelInitializer.Initialize(model, 1);
-            foreach (var p in model.Parameters) p.ConvertTo(storage);
+            foreach (var p in model.Parameters) p.ConvertTo(SeekSharp.Tensors.Weights.WeightFormats.ToWeightFormat(storage));
             what = BenchArgs.Get(args, "--config") ?? BenchArgs.Get(args, "--preset") ?? "tiny";
         }
         string precision = storage.ToString();

@@ -32,8 +32,20 @@ internal static class CliCommon
         });
         var model = ModelLoader.Load(directory, (options ?? new ModelLoadOptions()) with { Progress = progress }, ct);
         var a = ModelAccounting.For(model.Config);
-        stderr.WriteLine($"loaded {directory}: {a.MainParameters / 1e6:F1}M parameters + {a.MtpUniqueParameters / 1e6:F1}M MTP, {model.Embed.StorageType}, in {sw.Elapsed.TotalSeconds:F1} s");
+        stderr.WriteLine($"loaded {directory}: {a.MainParameters / 1e6:F1}M parameters + {a.MtpUniqueParameters / 1e6:F1}M MTP, {DescribeStorage(model)}, in {sw.Elapsed.TotalSeconds:F1} s");
         return model;
+    }
+
+    /// <summary>The weights' storage by format, largest first, e.g. "Q8_0 30.1 MB + F32 2.7 MB, mapped".</summary>
+    public static string DescribeStorage(DeepSeekModel model)
+    {
+        var parts = model.Parameters.Where(p => p.HasValues)
+            .GroupBy(p => p.Storage)
+            .Select(g => (Format: g.Key, Bytes: g.Sum(p => p.Weight.ByteSize)))
+            .OrderByDescending(x => x.Bytes)
+            .Select(x => $"{x.Format} {x.Bytes / 1e6:F1} MB");
+        bool mapped = model.Parameters.Any(p => p.HasValues && p.Weight.IsView);
+        return string.Join(" + ", parts) + (mapped ? ", mapped" : "");
     }
 
     /// <summary>Parses "1,2,3" (commas or whitespace) or a JSON array of integers.</summary>

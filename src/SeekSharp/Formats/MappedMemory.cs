@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 
 namespace SeekSharp.Formats;
 
@@ -24,5 +25,22 @@ internal sealed unsafe class MappedMemory(byte* start, int length) : MemoryManag
 
     protected override void Dispose(bool disposing)
     {
+    }
+}
+
+/// <summary>Where a tensor lies in a memory-mapped checkpoint, for weights used in place.</summary>
+public static unsafe class MappedTensors
+{
+    /// <summary>
+    /// The address of <paramref name="name"/>'s bytes when <paramref name="source"/> holds them in a memory map (valid
+    /// until the source is disposed); null when it does not, or the tensor is too large for one view.
+    /// </summary>
+    public static byte* TryGetAddress(ITensorSource source, string name)
+    {
+        if (source.Get(name).ByteLength > int.MaxValue) return null;
+        var memory = source.GetMemory(name);
+        if (!MemoryMarshal.TryGetMemoryManager<byte, MappedMemory>(memory, out var manager, out int start, out _)) return null;
+        using var handle = manager.Pin(start);
+        return (byte*)handle.Pointer;
     }
 }

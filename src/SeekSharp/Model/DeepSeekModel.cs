@@ -8,10 +8,11 @@ namespace SeekSharp.Model;
 /// The DeepSeek-V3 network (spec §2): embedding → decoder layers (MLA + dense or MoE FFN) → final norm → head, plus
 /// the MTP modules. Holds the parameters; activations live in a <see cref="ModelState"/> and a <see cref="ForwardContext"/>.
 /// </summary>
-public sealed class DeepSeekModel
+public sealed class DeepSeekModel : IDisposable
 {
     private readonly Dictionary<string, Parameter> _byName;
     private readonly List<Parameter> _unique;
+    private readonly List<IDisposable> _owned = new();
 
     public ModelConfig Config { get; }
     public Rope Rope { get; }
@@ -45,18 +46,42 @@ public sealed class DeepSeekModel
     /// A model with zeroed weights (norms 1) for <paramref name="config"/>; matrices stored as <paramref name="matrixStorage"/>.
     /// The MTP modules' embedding and head are the main model's tensors.
     /// </summary>
-    public static DeepSeekModel Create(ModelConfig config, ElementType matrixStorage = ElementType.F32)
+    public static DeepSeekModel Create(ModelConfig config, ElementType matrixStorage = ElementType.F32) => Create(config, (ElementType?)matrixStorage);
+
+    /// <summary>A model whose parameters hold no values yet: a loader gives each its weight (views, not copies).</summary>
+    internal static DeepSeekModel CreateEmpty(ModelConfig config) => Create(config, null);
+
+    private static DeepSeekModel Create(ModelConfig config, ElementType? matrixStorage)
     {
         config.Validate();
         var byName = new Dictionary<string, Parameter>(StringComparer.Ordinal);
         foreach (var spec in CheckpointLayout.All(config))
         {
             if (IsMtpCopy(config, spec.Name, out var main)) { byName[spec.Name] = byName[main]; continue; }
-            var p = new Parameter(spec, spec.Role is ParameterRole.Matrix or ParameterRole.Embedding ? matrixStorage : ElementType.F32);
-            if (spec.Role == ParameterRole.Norm) p.Span.Fill(1f);
+            var p = new Parameter(spec, matrixStorage is null ? null : spec.Role is ParameterRole.Matrix or ParameterRole.Embedding ? matrixStorage : ElementType.F32);
+            if (spec.Role == ParameterRole.Norm && p.HasValues) p.Span.Fill(1f);
             byName[spec.Name] = p;
         }
         return new DeepSeekModel(config, byName);
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="resource"/> (the memory-mapped checkpoint that weights are viewed in) open until the model
+    /// is disposed.
+    /// </summary>
+    public void Own(IDisposable resource) => _owned.Add(resource);
+
+    /// <summary>Bytes of weight storage (each distinct tensor once); viewed weights count, as they are mapped.</summary>
+    public long WeightBytes => _unique.Sum(p => p.HasValues ? p.Weight.ByteSize : 0);
+
+    /// <summary>
+    /// Closes the files the weights are viewed in. The model must not be used afterwards (a viewed weight would read
+    /// unmapped memory).
+    /// </summary>
+    public void Dispose()
+    {
+        foreach (var r in _owned) r.Dispose();
+        _owned.Clear();
     }
 
     /// <summary>Whether <paramref name="name"/> is an MTP module's copy of the embedding or head, and of which.</summary>

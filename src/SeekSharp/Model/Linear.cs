@@ -1,26 +1,17 @@
 using SeekSharp.Tensors;
 using SeekSharp.Tensors.Kernels;
-using SeekSharp.Tensors.Quantization;
 
 namespace SeekSharp.Model;
 
 /// <summary>
 /// A bias-free projection y = x·Wᵀ with W [out, in] (PyTorch's nn.Linear layout), over whatever storage the weight
-/// has, and its two backward products.
+/// has (its <see cref="Tensors.Weights.WeightMatrix"/> kernel), and its two backward products (float32 weights).
 /// </summary>
 public static class Linear
 {
     /// <summary>y[n, out] (+)= x[n, in] · Wᵀ; x and y may be strided views (leading dimensions ldx, ldy).</summary>
-    public static void Forward(WorkerPool pool, int n, ReadOnlySpan<float> x, int ldx, Parameter w, Span<float> y, int ldy, bool accumulate = false)
-    {
-        int outDim = w.Rows, inDim = w.Cols;
-        if (w.Quantized is { } q)
-            QuantizedGemm.Multiply(pool, n, x, ldx, q, y, ldy, accumulate);
-        else if (w.Data is { } data)
-            Gemm.Multiply(pool, n, outDim, inDim, x, ldx, false, data, inDim, true, y, ldy, accumulate);
-        else
-            Gemm.Multiply(pool, n, outDim, inDim, x, ldx, false, w.HalfData, w.StorageType, inDim, true, y, ldy, accumulate);
-    }
+    public static void Forward(WorkerPool pool, int n, ReadOnlySpan<float> x, int ldx, Parameter w, Span<float> y, int ldy, bool accumulate = false) =>
+        w.Weight.Multiply(pool, n, x, ldx, y, ldy, accumulate);
 
     /// <summary>y[n, out] (+)= x[n, in] · Wᵀ for contiguous tensors.</summary>
     public static void Forward(WorkerPool pool, Tensor x, Parameter w, Tensor y, bool accumulate = false)
@@ -35,17 +26,8 @@ public static class Linear
     /// otherwise y[m, in] (+)= x[m, rows] · W[r0:r0+rows, :]. MLA's absorbed form multiplies by per-head blocks of kv_b_proj this way.
     /// </summary>
     public static void MultiplyRows(WorkerPool pool, int m, ReadOnlySpan<float> x, int ldx, Parameter w, int rowStart, int rowCount,
-        bool asTransposed, Span<float> y, int ldy, bool accumulate = false)
-    {
-        int cols = w.Cols;
-        int n = asTransposed ? rowCount : cols, k = asTransposed ? cols : rowCount;
-        if (w.Quantized is { } q)
-            QuantizedGemm.MultiplyRows(pool, m, x, ldx, q, rowStart, rowCount, asTransposed, y, ldy, accumulate);
-        else if (w.Data is { } data)
-            Gemm.Multiply(pool, m, n, k, x, ldx, false, data.AsSpan(rowStart * cols, rowCount * cols), cols, asTransposed, y, ldy, accumulate);
-        else
-            Gemm.Multiply(pool, m, n, k, x, ldx, false, w.HalfData.AsSpan(rowStart * cols, rowCount * cols), w.StorageType, cols, asTransposed, y, ldy, accumulate);
-    }
+        bool asTransposed, Span<float> y, int ldy, bool accumulate = false) =>
+        w.Weight.MultiplyRows(pool, m, x, ldx, rowStart, rowCount, asTransposed, y, ldy, accumulate);
 
     /// <summary>dx[n, in] (+)= dy[n, out] · W.</summary>
     public static void BackwardInput(WorkerPool pool, int n, ReadOnlySpan<float> dy, int lddy, Parameter w, Span<float> dx, int lddx, bool accumulate)
@@ -62,5 +44,5 @@ public static class Linear
     }
 
     private static InvalidOperationException Float32Required(Parameter w) =>
-        new($"{w.Name} is stored as {w.StorageType}; training needs float32 weights.");
+        new($"{w.Name} is stored as {w.Storage}; training needs owned float32 weights.");
 }

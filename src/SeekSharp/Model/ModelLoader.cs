@@ -1,6 +1,7 @@
-using System.Runtime.InteropServices;
 using SeekSharp.Formats;
 using SeekSharp.Tensors;
+using SeekSharp.Tensors.Quantization;
+using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Model;
 
@@ -8,12 +9,17 @@ namespace SeekSharp.Model;
 public sealed record ModelLoadOptions
 {
     /// <summary>
-    /// Storage for projection matrices and embeddings. Null keeps the file's precision: BF16 and F16 stay 16-bit,
-    /// F32 and FP8 (dequantised) become float32. Training needs F32.
+    /// Storage for projection matrices and embeddings. Null keeps the file's format and uses each weight where it lies
+    /// in the memory-mapped file: F32, BF16, F16, FP8 (E4M3 with its block scales) and SeekSharp's Q8_0/Q4_0 are viewed,
+    /// not copied; only F64 is converted (to F32). F32 gives owned float32 values, which training needs; BF16 or F16
+    /// converts (a view when the file already has that type).
     /// </summary>
     public ElementType? MatrixStorage { get; init; }
-    /// <summary>Block-quantise the weights after loading (inference only; see <see cref="ModelQuantizer"/>).</summary>
-    public SeekSharp.Tensors.Quantization.QuantType? Quantization { get; init; }
+    /// <summary>
+    /// Block-quantise the weights while loading, tensor by tensor, so that memory peaks at about the quantised model
+    /// plus one float32 tensor (inference only; see <see cref="ModelQuantizer"/> for which tensors).
+    /// </summary>
+    public QuantType? Quantization { get; init; }
     /// <summary>Threads for quantising on load.</summary>
     public WorkerPool? Pool { get; init; }
     public IProgress<ModelLoadProgress>? Progress { get; init; }
@@ -25,7 +31,9 @@ public sealed record ModelLoadProgress(int TensorsLoaded, int TotalTensors, long
 /// <summary>
 /// Builds a <see cref="DeepSeekModel"/> from a Hugging Face folder (config.json + safetensors, one file or sharded),
 /// checking every tensor against <see cref="CheckpointLayout"/>: an unknown, missing or mis-shaped tensor is a
-/// <see cref="CheckpointException"/> naming it. FP8 weights are dequantised with their 128×128 block scales.
+/// <see cref="CheckpointException"/> naming it. Weights are used in place in the memory-mapped files when their stored
+/// format is one the kernels compute with (see <see cref="ModelLoadOptions.MatrixStorage"/>); the model then keeps the
+/// files open until it is disposed.
 /// </summary>
 public static class ModelLoader
 {
@@ -33,21 +41,34 @@ public static class ModelLoader
     {
         if (!Directory.Exists(directory)) throw new CheckpointException($"Model folder not found: {directory}");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
-        using var source = Checkpoint.Open(directory, null, cancellationToken);
-        return Load(config, source, options, cancellationToken);
+        var source = Checkpoint.Open(directory, null, cancellationToken);
+        try
+        {
+            var model = Load(config, source, options, cancellationToken);
+            model.Own(source);
+            return model;
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
 
+    /// <summary>
+    /// Loads from an open source. Weights may be views into <paramref name="source"/>'s memory: the caller keeps it
+    /// open (and undisposed) as long as the model is used, or hands it to the model with <see cref="DeepSeekModel.Own"/>.
+    /// </summary>
     public static DeepSeekModel Load(ModelConfig config, ITensorSource source, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new ModelLoadOptions();
         config = WithoutAbsentMtp(config, source);
         CheckForUnknownTensors(config, source);
-        var quantized = config.QuantizationConfig is { QuantMethod: ModelQuantizer.QuantMethod } qc ? ModelQuantizer.Parse(qc.WeightType!) : (SeekSharp.Tensors.Quantization.QuantType?)null;
-        if (quantized is not null && options.MatrixStorage == ElementType.F32)
+        var stored = config.QuantizationConfig is { QuantMethod: ModelQuantizer.QuantMethod } qc ? ModelQuantizer.Parse(qc.WeightType!) : (QuantType?)null;
+        if (stored is not null && options.MatrixStorage == ElementType.F32)
             throw new CheckpointException($"{source.Location} holds block-quantised weights ({config.QuantizationConfig!.WeightType}); they cannot be trained. Start from the unquantised model.");
-        var storage = options.MatrixStorage ?? StorageFor(source.Get(CheckpointLayout.Embed).DType);
-        var model = DeepSeekModel.Create(config, storage);
-        var (blockRows, blockCols) = BlockSize(config);
+        var model = DeepSeekModel.CreateEmpty(config);
+        var reader = new TensorReader(source, options, stored, BlockSize(config));
         var specs = CheckpointLayout.All(config).ToList();
         long totalBytes = specs.Sum(s => source.Tensors.TryGetValue(s.Name, out var i) ? i.ByteLength : 0);
         long bytesRead = 0;
@@ -56,59 +77,121 @@ public static class ModelLoader
         {
             cancellationToken.ThrowIfCancellationRequested();
             var info = source.Get(spec.Name);
-            if (quantized is { } qt && info.DType == TensorDType.U8 && ModelQuantizer.IsQuantizable(spec))
-            {
-                ReadQuantized(source, info, spec, qt, model);
-                bytesRead += info.ByteLength;
-                options.Progress?.Report(new ModelLoadProgress(++done, specs.Count, bytesRead, totalBytes, spec.Name));
-                continue;
-            }
-            CheckShape(spec, info, source);
             if (DeepSeekModel.IsMtpCopy(config, spec.Name, out var mainName))
             {
                 // DeepSeek's files hold byte copies of the embedding and head in the MTP layer: share them then.
                 if (!SameBytes(source, spec.Name, mainName))
                 {
-                    var own = new Parameter(spec, storage);
-                    Read(source, info, own, blockRows, blockCols);
+                    var own = new Parameter(spec, storage: null);
+                    reader.Read(spec, info, own);
                     model.Unshare(spec.Name, own);
                 }
             }
             else
-                Read(source, info, model.GetParameter(spec.Name), blockRows, blockCols);
+                reader.Read(spec, info, model.GetParameter(spec.Name));
             bytesRead += info.ByteLength;
             options.Progress?.Report(new ModelLoadProgress(++done, specs.Count, bytesRead, totalBytes, spec.Name));
         }
-        if (options.Quantization is { } q) ModelQuantizer.Quantize(model, q, options.Pool);
         return model;
     }
 
-    // A block-quantised matrix: U8 [rows, bytes per row], read as is.
-    private static void ReadQuantized(ITensorSource source, TensorInfo info, ParameterSpec spec, SeekSharp.Tensors.Quantization.QuantType type, DeepSeekModel model)
+    // Reads one tensor into its parameter in the storage the options ask for.
+    private sealed unsafe class TensorReader(ITensorSource source, ModelLoadOptions options, QuantType? stored, (int Rows, int Cols) block)
     {
-        int rows = (int)spec.Shape[0], cols = (int)spec.Shape[1];
-        long bytes = SeekSharp.Tensors.Quantization.QuantizedMatrix.ByteSizeOf(type, rows, cols);
-        if (info.Shape is not [var r, var b] || r != rows || r * b != bytes)
-            throw new CheckpointException($"{source.Location}: quantised tensor '{spec.Name}' has shape [{string.Join(", ", info.Shape)}], expected [{rows}, {bytes / rows}] for {type} [{rows}, {cols}].");
-        var raw = new byte[bytes];
-        const int chunk = 1 << 26;
-        for (long o = 0; o < bytes; o += chunk)
+        public void Read(ParameterSpec spec, TensorInfo info, Parameter p)
         {
-            int n = (int)Math.Min(chunk, bytes - o);
-            source.GetBytes(spec.Name, o, n).CopyTo(raw.AsSpan((int)o, n));
-        }
-        var matrix = SeekSharp.Tensors.Quantization.QuantizedMatrix.FromRaw(type, rows, cols, raw);
-        if (DeepSeekModel.IsMtpCopy(model.Config, spec.Name, out var main))
-        {
-            if (!SameBytes(source, spec.Name, main))
+            if (stored is { } type && info.DType == TensorDType.U8 && ModelQuantizer.IsQuantizable(spec))
             {
-                var own = new Parameter(spec);
-                own.SetQuantized(matrix);
-                model.Unshare(spec.Name, own);
+                p.SetWeight(ReadQuantized(spec, info, type));
+                return;
             }
-            return;
+            CheckShape(spec, info, source);
+            if (!p.IsMatrixLike || info.DType == TensorDType.F64)
+            {
+                p.SetWeight(DenseWeight.Wrap(ReadFloat32(info), p.Rows, p.Cols));
+                if (p.IsMatrixLike) Convert(spec, p);
+                return;
+            }
+            if (options.Quantization is { } q && ModelQuantizer.IsQuantizable(spec))
+            {
+                p.SetWeight(WeightMatrix.FromFloat32(q.ToWeightFormat(), ReadFloat32(info), p.Rows, p.Cols, options.Pool));
+                return;
+            }
+            if (options.MatrixStorage == ElementType.F32)
+            {
+                p.SetWeight(DenseWeight.Wrap(ReadFloat32(info), p.Rows, p.Cols));
+                return;
+            }
+            var view = View(info, p);
+            if (view is not null) p.SetWeight(view);
+            else p.SetWeight(DenseWeight.Wrap(ReadFloat32(info), p.Rows, p.Cols));
+            Convert(spec, p);
         }
-        model.GetParameter(spec.Name).SetQuantized(matrix);
+
+        // BF16 or F16 asked for, and the file holds something else.
+        private void Convert(ParameterSpec spec, Parameter p)
+        {
+            if (options.MatrixStorage is { } st && st != ElementType.F32 && p.Format != st.ToWeightFormat())
+                p.SetWeight(DenseWeight.FromFloat32(st, p.ToFloat32(), p.Rows, p.Cols));
+        }
+
+        // The weight where it lies in the mapped file, when its format is one the kernels compute with.
+        private WeightMatrix? View(TensorInfo info, Parameter p)
+        {
+            byte* address = MappedTensors.TryGetAddress(source, info.Name);
+            if (address == null) return null;
+            switch (info.DType)
+            {
+                case TensorDType.F32: return DenseWeight.View(ElementType.F32, p.Rows, p.Cols, address, source);
+                case TensorDType.BF16: return DenseWeight.View(ElementType.BF16, p.Rows, p.Cols, address, source);
+                case TensorDType.F16: return DenseWeight.View(ElementType.F16, p.Rows, p.Cols, address, source);
+                case TensorDType.F8_E4M3:
+                    var scales = ReadScales(info, p.Rows, p.Cols);
+                    try { return Fp8BlockWeight.View(address, scales, p.Rows, p.Cols, block.Rows, block.Cols, source); }
+                    catch (ArgumentException e) { throw new CheckpointException($"{source.Location}: tensor '{info.Name}': {e.Message}"); }
+                default: return null;
+            }
+        }
+
+        private float[] ReadScales(TensorInfo info, int rows, int cols)
+        {
+            string name = CheckpointLayout.ScaleName(info.Name);
+            var scaleInfo = source.Get(name);
+            long expected = (long)Fp8BlockQuantization.BlockCount(rows, block.Rows) * Fp8BlockQuantization.BlockCount(cols, block.Cols);
+            if (scaleInfo.ElementCount != expected)
+                throw new CheckpointException($"{source.Location}: '{name}' has {scaleInfo.ElementCount} scales; [{rows}, {cols}] in {block.Rows}×{block.Cols} blocks needs {expected}.");
+            var scales = new float[expected];
+            source.ReadFloat32(name, scales);
+            return scales;
+        }
+
+        private float[] ReadFloat32(TensorInfo info)
+        {
+            var values = new float[checked((int)info.ElementCount)];
+            source.ReadWeightFloat32(info.Name, values, block.Rows, block.Cols);
+            return values;
+        }
+
+        // A block-quantised matrix: U8 [rows, bytes per row], viewed in the file (copied when the source is not mapped).
+        private WeightMatrix ReadQuantized(ParameterSpec spec, TensorInfo info, QuantType type)
+        {
+            int rows = (int)spec.Shape[0], cols = (int)spec.Shape[1];
+            long bytes = QuantizedMatrix.ByteSizeOf(type, rows, cols);
+            if (info.Shape is not [var r, var b] || r != rows || r * b != bytes)
+                throw new CheckpointException($"{source.Location}: quantised tensor '{spec.Name}' has shape [{string.Join(", ", info.Shape)}], expected [{rows}, {bytes / rows}] for {type} [{rows}, {cols}].");
+            try
+            {
+                byte* address = MappedTensors.TryGetAddress(source, spec.Name);
+                var matrix = address != null
+                    ? QuantizedMatrix.View(type, rows, cols, address, bytes, source)
+                    : QuantizedMatrix.FromRaw(type, rows, cols, source.GetBytes(spec.Name));
+                return new BlockQuantWeight(matrix);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CheckpointException($"{source.Location}: quantised tensor '{spec.Name}': {e.Message}");
+            }
+        }
     }
 
     /// <summary>Checkpoints saved by tools that drop the MTP layer (transformers, convert.py) load without it.</summary>
@@ -141,45 +224,8 @@ public static class ModelLoader
             throw new CheckpointException($"{source.Location}: tensor '{spec.Name}' has dtype {info.DType}, which a model weight cannot have.");
     }
 
-    private static ElementType StorageFor(TensorDType fileType) => fileType switch
-    {
-        TensorDType.BF16 => ElementType.BF16,
-        TensorDType.F16 => ElementType.F16,
-        _ => ElementType.F32,
-    };
-
     private static (int Rows, int Cols) BlockSize(ModelConfig config) =>
         config.QuantizationConfig?.WeightBlockSize is [var r, var c] ? (r, c) : (128, 128);
-
-    private static void Read(ITensorSource source, TensorInfo info, Parameter p, int blockRows, int blockCols)
-    {
-        // 16-bit in the file and in memory: copy the bits, no rounding on the way.
-        if (p.HalfData is { } half && ((info.DType == TensorDType.BF16 && p.StorageType == ElementType.BF16) ||
-                                       (info.DType == TensorDType.F16 && p.StorageType == ElementType.F16)))
-        {
-            CopyHalf(source, info, half);
-            return;
-        }
-        if (p.Data is { } data)
-        {
-            source.ReadWeightFloat32(info.Name, data, blockRows, blockCols);
-            return;
-        }
-        var values = new float[p.Size];
-        source.ReadWeightFloat32(info.Name, values, blockRows, blockCols);
-        p.SetValues(values);
-    }
-
-    private static void CopyHalf(ITensorSource source, TensorInfo info, ushort[] destination)
-    {
-        const int chunk = 1 << 26;
-        var bytes = MemoryMarshal.AsBytes(destination.AsSpan());
-        for (long offset = 0; offset < info.ByteLength; offset += chunk)
-        {
-            int count = (int)Math.Min(chunk, info.ByteLength - offset);
-            source.GetBytes(info.Name, offset, count).CopyTo(bytes.Slice((int)offset, count));
-        }
-    }
 
     private static bool SameBytes(ITensorSource source, string a, string b)
     {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using SeekSharp.Formats;
 using SeekSharp.Tensors;
+using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Model;
 
@@ -38,16 +39,26 @@ public static class ModelSaver
         long[] shape = p.Spec.Shape;
         if (p.Role == ParameterRole.ExpertBias) dtype = TensorDType.F32;
         if (p.Quantized is { } q)
-            return TensorToWrite.FromBytes(name, TensorDType.U8, [q.Rows, q.RowBytes], q.RawBytes.ToArray());
+            return TensorToWrite.FromBytes(name, TensorDType.U8, [q.Rows, q.RowBytes], (first, chunk) => q.RawBytes.Slice((int)first, chunk.Length).CopyTo(chunk));
         if (p.Data is { } data) return TensorToWrite.FromFloat32(name, dtype, shape, data);
-        var half = p.HalfData!;
-        bool same = (dtype == TensorDType.BF16 && p.StorageType == ElementType.BF16) || (dtype == TensorDType.F16 && p.StorageType == ElementType.F16);
-        if (same)
-        {
-            var bytes = new ReadOnlyMemory<byte>(MemoryMarshal.AsBytes(half.AsSpan()).ToArray());
-            return TensorToWrite.FromBytes(name, dtype, shape, bytes);
-        }
+        var w = p.Weight;
+        if (w is DenseWeight dense && dense.ElementType != ElementType.F32 && dtype == (dense.ElementType == ElementType.BF16 ? TensorDType.BF16 : TensorDType.F16))
+            return TensorToWrite.FromBytes(name, dtype, shape, (first, chunk) =>
+                MemoryMarshal.AsBytes(dense.HalfElements).Slice((int)first, chunk.Length).CopyTo(chunk));
+        // Any other storage: its float32 values (FP8 exactly dequantised), row by row.
+        var row = new float[w.Cols];
+        int rowInBuffer = -1;
         return TensorToWrite.FromFloat32(name, dtype, shape, (first, chunk) =>
-            Tensors.Kernels.HalfConversion.ToSingle(p.StorageType, half.AsSpan((int)first, chunk.Length), chunk));
+        {
+            for (int i = 0; i < chunk.Length;)
+            {
+                long element = first + i;
+                int r = (int)(element / w.Cols), c = (int)(element % w.Cols);
+                if (r != rowInBuffer) { w.ReadRow(r, row); rowInBuffer = r; }
+                int n = Math.Min(chunk.Length - i, w.Cols - c);
+                row.AsSpan(c, n).CopyTo(chunk.Slice(i, n));
+                i += n;
+            }
+        });
     }
 }

@@ -42,7 +42,7 @@ public sealed class Trainer
         Pool = pool;
         foreach (var p in model.Parameters)
         {
-            if (p.StorageType != ElementType.F32) p.ConvertTo(ElementType.F32);
+            if (p.Data is null) p.ConvertTo(SeekSharp.Tensors.Weights.WeightFormat.F32);
             p.EnsureGrad();
         }
         Optimizer = new Optimizer(model, options.Optimizer);

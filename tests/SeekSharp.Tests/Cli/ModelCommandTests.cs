@@ -81,7 +81,7 @@ public class ModelCommandTests : IDisposable
         var (code, _, stderr) = CliTestHost.Run("init", "--config", Path.Combine(new GoldenCase("softmax_ngroup1").Dir, "config.json"), "--out", dir, "--seed", "3", "--dtype", "bf16");
         Assert.True(code == 0, stderr);
         var model = SeekSharp.Model.ModelLoader.Load(dir);
-        Assert.Equal(SeekSharp.Tensors.ElementType.BF16, model.Embed.StorageType);
+        Assert.Equal(SeekSharp.Tensors.Weights.WeightFormat.BF16, model.Embed.Format);
         var w = model.GetParameter("model.layers.1.mlp.experts.3.up_proj.weight").ToFloat32();
         double std = Math.Sqrt(w.Select(x => (double)x * x).Average());
         Assert.InRange(std, 0.0055, 0.0065);

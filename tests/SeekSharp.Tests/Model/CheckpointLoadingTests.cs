@@ -1,6 +1,7 @@
 using SeekSharp.Formats;
 using SeekSharp.Model;
 using SeekSharp.Tensors;
+using SeekSharp.Tensors.Weights;
 using SeekSharp.Tests.Golden;
 using Xunit;
 
@@ -49,8 +50,9 @@ public class CheckpointLoadingTests : IDisposable
         var g = new GoldenCase("v3_yarn_f32");
         var dir = Rewrite(g.Name, (s, n) => [As(s, n, dtype)]);
         var half = ModelLoader.Load(dir);
-        Assert.Equal(storage, half.Embed.StorageType);
-        Assert.Equal(ElementType.F32, half.GetParameter("model.layers.1.mlp.gate.e_score_correction_bias").StorageType);
+        Assert.Equal(storage.ToWeightFormat(), half.Embed.Format);
+        Assert.True(half.Embed.Weight.IsView, "a 16-bit weight is used where it lies in the mapped file");
+        Assert.Equal(WeightFormat.F32, half.GetParameter("model.layers.1.mlp.gate.e_score_correction_bias").Format);
         var widened = ModelLoader.Load(dir, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
         TestUtil.AssertClose(Logits(half, g.Tokens), Logits(widened, g.Tokens), 1e-5, $"{dtype} storage vs widened");
         // F16 keeps 11 significant bits: close to the float32 golden. (BF16's 8 bits flip some of the golden's
@@ -92,6 +94,55 @@ public class CheckpointLoadingTests : IDisposable
         Assert.Equal(b, a);   // bit-identical: the same float32 weights either way
     }
 
+    /// <summary>
+    /// DeepSeek's release layout: FP8 projections, everything else (the embedding first) BF16. The FP8 weights stay one
+    /// byte each, viewed in the file, and compute with exactly e4m3 · scale: the logits are those of the same checkpoint
+    /// with those weights written out as float32 (nothing rounds them to the embedding's BF16).
+    /// </summary>
+    [Fact]
+    public void Fp8ReleaseLayoutKeepsFp8InMemoryAndMatchesExactDequantisation()
+    {
+        var g = new GoldenCase("v3_yarn_f32");
+        var config = ModelConfig.Load(g.Dir);
+        var quantized = CheckpointLayout.All(config).Where(CheckpointLayout.IsFp8Quantized).Select(p => p.Name).ToHashSet();
+        var dequantized = new Dictionary<string, float[]>();
+        TensorToWrite Bf16(ITensorSource s, string n) => n.EndsWith("e_score_correction_bias") ? TensorToWrite.CopyOf(s, n) : As(s, n, TensorDType.BF16);
+        var fp8 = Rewrite(g.Name, (s, n) =>
+        {
+            if (!quantized.Contains(n)) return [Bf16(s, n)];
+            var info = s.Get(n);
+            int rows = (int)info.Shape[0], cols = (int)info.Shape[1];
+            var w = new float[rows * cols];
+            s.ReadFloat32(n, w);
+            var q = new byte[w.Length];
+            var scale = new float[Fp8BlockQuantization.BlockCount(rows, 128) * Fp8BlockQuantization.BlockCount(cols, 128)];
+            Fp8BlockQuantization.Quantize(w, rows, cols, q, scale);
+            var back = new float[w.Length];
+            Fp8BlockQuantization.Dequantize(q, scale, rows, cols, back);
+            dequantized[n] = back;
+            return [TensorToWrite.FromBytes(n, TensorDType.F8_E4M3, info.Shape, q),
+                    TensorToWrite.FromFloat32(n + "_scale_inv", TensorDType.F32, [Fp8BlockQuantization.BlockCount(rows, 128), Fp8BlockQuantization.BlockCount(cols, 128)], scale)];
+        });
+        var reference = Rewrite(g.Name, (s, n) => dequantized.TryGetValue(n, out var d)
+            ? [TensorToWrite.FromFloat32(n, TensorDType.F32, s.Get(n).Shape, d)] : [Bf16(s, n)]);
+        using var model = ModelLoader.Load(fp8);
+        Assert.Equal(WeightFormat.BF16, model.Embed.Format);
+        foreach (var name in quantized.Where(n => !DeepSeekModel.IsMtpCopy(config, n, out _)))
+        {
+            var p = model.GetParameter(name);
+            Assert.Equal(WeightFormat.Fp8E4M3, p.Format);
+            Assert.True(p.Weight.IsView, $"{name} is viewed in the mapped file");
+            Assert.True(p.Weight.ByteSize < (long)p.Size + p.Size / 100, $"{name}: {p.Weight.ByteSize} bytes for {p.Size} weights");
+            var values = new float[p.Size];
+            p.Weight.Dequantize(values);
+            Assert.Equal(dequantized[name], values);
+        }
+        var a = Logits(model, g.Tokens);
+        var b = Logits(ModelLoader.Load(reference), g.Tokens);
+        double err = TestUtil.RelativeError(a, b);
+        Assert.True(err <= 1e-6, $"FP8 logits differ from the exactly dequantised checkpoint's by {err:E2}");
+    }
+
     [Fact]
     public void MtpCopiesAreSharedWhenIdenticalAndKeptApartWhenNot()
     {
@@ -110,7 +161,7 @@ public class CheckpointLoadingTests : IDisposable
         var apart = ModelLoader.Load(dir);
         Assert.Same(apart.Embed, apart.Mtp[0].Embed);
         Assert.NotSame(apart.Head, apart.Mtp[0].Head);
-        Assert.Equal(apart.Head.Data![0] + 1f, apart.Mtp[0].Head.Data![0]);
+        Assert.Equal(apart.Head.ToFloat32()[0] + 1f, apart.Mtp[0].Head.ToFloat32()[0]);
     }
 
     [Fact]

@@ -14,11 +14,14 @@ namespace SeekSharp.Tensors.Quantization;
 /// <para>Weights must be finite: a NaN or infinity would poison its block's scale, so <see cref="Quantize"/> rejects
 /// them, as it rejects weights too large for an F16 scale (above ≈ 8.3e6 for Q8_0, ≈ 5.2e5 for Q4_0). Loaded bytes
 /// are validated the same way (finite scales, no Q8_0 code −128), so kernels never meet a malformed block.</para>
-/// <para>The bytes live in one pinned array (never moved by the GC), so kernels read them through a fixed address.</para>
+/// <para>The bytes live in one pinned array (never moved by the GC), or in memory that another object owns (a
+/// memory-mapped checkpoint, see <see cref="View"/>); either way kernels read them through a fixed address.</para>
 /// </remarks>
 public sealed unsafe class QuantizedMatrix
 {
-    private readonly byte[] _bytes;
+    private readonly byte* _data;
+    private readonly long _byteSize;
+    private readonly object? _owner;   // the pinned array, or what keeps viewed memory alive
 
     public QuantType Type { get; }
     /// <summary>Output dimension (rows of W).</summary>
@@ -31,15 +34,18 @@ public sealed unsafe class QuantizedMatrix
     public int RowBytes { get; }
 
     /// <summary>Bytes of storage: Rows × RowBytes.</summary>
-    public long ByteSize => _bytes.LongLength;
+    public long ByteSize => _byteSize;
 
     /// <summary>The stored blocks, row after row (the format of <see cref="FromRaw"/>).</summary>
-    public ReadOnlySpan<byte> RawBytes => _bytes;
+    public ReadOnlySpan<byte> RawBytes => new(_data, checked((int)_byteSize));
 
-    internal byte* Data => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes));
+    /// <summary>Whether the bytes are viewed in memory this matrix does not own (a mapped file).</summary>
+    public bool IsView => _owner is not byte[];
+
+    internal byte* Data => _data;
     internal byte* RowPointer(int row) => Data + (long)row * RowBytes;
 
-    private QuantizedMatrix(QuantType type, int rows, int cols)
+    private QuantizedMatrix(QuantType type, int rows, int cols, byte* external = null, object? owner = null)
     {
         long size = ByteSizeOf(type, rows, cols);
         if (size > Array.MaxLength)
@@ -47,7 +53,18 @@ public sealed unsafe class QuantizedMatrix
         (Type, Rows, Cols) = (type, rows, cols);
         BlocksPerRow = QuantFormat.BlocksPerRow(cols);
         RowBytes = BlocksPerRow * type.BlockBytes();
-        _bytes = GC.AllocateUninitializedArray<byte>((int)size, pinned: true);
+        _byteSize = size;
+        if (external is null)
+        {
+            var bytes = GC.AllocateUninitializedArray<byte>((int)size, pinned: true);
+            _owner = bytes;
+            _data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(bytes));
+        }
+        else
+        {
+            _owner = owner;
+            _data = external;
+        }
     }
 
     /// <summary>Bytes a [rows, cols] matrix of <paramref name="type"/> takes.</summary>
@@ -109,20 +126,40 @@ public sealed unsafe class QuantizedMatrix
         long size = ByteSizeOf(type, rows, cols);
         if (bytes.Length != size)
             throw new ArgumentException($"A {type} matrix [{rows}, {cols}] is {size} bytes, not {bytes.Length}.", nameof(bytes));
+        Validate(type, cols, bytes);
         var matrix = new QuantizedMatrix(type, rows, cols);
-        bytes.CopyTo(matrix._bytes);
-        int blockBytes = type.BlockBytes();
-        for (long offset = 0; offset < size; offset += blockBytes)
+        bytes.CopyTo(new Span<byte>(matrix._data, (int)size));
+        return matrix;
+    }
+
+    /// <summary>
+    /// Views stored blocks in place, without copying: <paramref name="data"/> (exactly <see cref="ByteSizeOf"/> bytes)
+    /// must stay valid as long as the matrix is used; <paramref name="owner"/> is kept referenced for that (e.g. the
+    /// memory-mapped checkpoint). The blocks are validated as by <see cref="FromRaw"/>.
+    /// </summary>
+    public static QuantizedMatrix View(QuantType type, int rows, int cols, byte* data, long byteCount, object owner)
+    {
+        long size = ByteSizeOf(type, rows, cols);
+        if (byteCount != size)
+            throw new ArgumentException($"A {type} matrix [{rows}, {cols}] is {size} bytes, not {byteCount}.", nameof(byteCount));
+        var matrix = new QuantizedMatrix(type, rows, cols, data, owner);
+        Validate(type, cols, matrix.RawBytes);
+        return matrix;
+    }
+
+    private static void Validate(QuantType type, int cols, ReadOnlySpan<byte> bytes)
+    {
+        int blockBytes = type.BlockBytes(), blocksPerRow = QuantFormat.BlocksPerRow(cols);
+        for (long offset = 0; offset < bytes.Length; offset += blockBytes)
         {
             var block = bytes.Slice((int)offset, blockBytes);
             string? problem = type == QuantType.Q8_0 ? Q8_0Block.Validate(block) : Q4_0Block.Validate(block);
             if (problem is not null)
             {
                 long index = offset / blockBytes;
-                throw new ArgumentException($"Block {index % matrix.BlocksPerRow} of row {index / matrix.BlocksPerRow} is invalid: {problem}.", nameof(bytes));
+                throw new ArgumentException($"Block {index % blocksPerRow} of row {index / blocksPerRow} is invalid: {problem}.", nameof(bytes));
             }
         }
-        return matrix;
     }
 
     /// <summary>All weights as float32, row-major [Rows, Cols]: the reference meaning of the format.</summary>
