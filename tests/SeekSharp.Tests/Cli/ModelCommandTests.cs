@@ -91,5 +91,43 @@ public class ModelCommandTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "model.safetensors")), File.ReadAllBytes(Path.Combine(again, "model.safetensors")));
         var tooBig = CliTestHost.Run("init", "--preset", "deepseek-v3", "--out", Path.Combine(_tmp, "big"));
         Assert.Equal(2, tooBig.Code);
+        Assert.Contains("GB free", tooBig.Err);
+    }
+
+    [Fact]
+    public void InitStreamsTheSameWeightsAsAnInitialisedModel()
+    {
+        var config = SeekSharp.Model.ModelConfig.Load(Path.Combine(new GoldenCase("v3_yarn_f32").Dir, "config.json"));
+        var model = SeekSharp.Model.DeepSeekModel.Create(config);
+        SeekSharp.Model.ModelInitializer.Initialize(model, 5);
+        var saved = Path.Combine(_tmp, "saved");
+        SeekSharp.Model.ModelSaver.Save(model, saved);
+        var streamed = Path.Combine(_tmp, "streamed");
+        var (code, _, stderr) = CliTestHost.Run("init", "--config", Path.Combine(new GoldenCase("v3_yarn_f32").Dir, "config.json"), "--out", streamed, "--seed", "5");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(saved, "model.safetensors")), File.ReadAllBytes(Path.Combine(streamed, "model.safetensors")));
+    }
+
+    [Theory]
+    [InlineData("q8", SeekSharp.Tensors.Weights.WeightFormat.Q8_0)]
+    [InlineData("q4", SeekSharp.Tensors.Weights.WeightFormat.Q4_0)]
+    public void InitWritesBlockQuantisedCheckpointsThatLoadInPlace(string dtype, SeekSharp.Tensors.Weights.WeightFormat format)
+    {
+        var dir = Path.Combine(_tmp, dtype);
+        var (code, _, stderr) = CliTestHost.Run("init", "--config", Path.Combine(new GoldenCase("v3_yarn_f32").Dir, "config.json"), "--out", dir, "--seed", "2", "--dtype", dtype, "--threads", "2");
+        Assert.True(code == 0, stderr);
+        using var model = SeekSharp.Model.ModelLoader.Load(dir);
+        var up = model.GetParameter("model.layers.1.mlp.experts.3.up_proj.weight");
+        Assert.Equal(format, up.Format);
+        Assert.True(up.Weight.IsView);
+        double std = Math.Sqrt(up.ToFloat32().Select(x => (double)x * x).Average());
+        Assert.InRange(std, 0.0055, 0.0065);
+        Assert.Equal(SeekSharp.Tensors.Weights.WeightFormat.BF16, model.GetParameter("model.layers.1.self_attn.kv_b_proj.weight").Format);
+        Assert.All(model.GetParameter("model.norm.weight").ToFloat32(), v => Assert.Equal(1f, v));
+        var again = Path.Combine(_tmp, dtype + "-again");
+        CliTestHost.Run("init", "--config", Path.Combine(new GoldenCase("v3_yarn_f32").Dir, "config.json"), "--out", again, "--seed", "2", "--dtype", dtype, "--threads", "1");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "model.safetensors")), File.ReadAllBytes(Path.Combine(again, "model.safetensors")));
+        var score = CliTestHost.Run("score", "--model", dir, "--tokens", "1,2,3,4", "--out", Path.Combine(_tmp, dtype + ".f32"));
+        Assert.True(score.Code == 0, score.Err);
     }
 }
