@@ -68,34 +68,23 @@ internal static class ScoreCommand
             hidden ? state.HiddenStates.Select(h => h.ToArray()).ToList() : []);
     }
 
-    // One token per step through the latent cache; the MTP module drafts row i = j − 1 once token j is known, through its own cache.
+    // One token per step through the decode engine (the latent cache); once token j + 1 is known the MTP module drafts
+    // from row j through its own cache, as speculative decoding does.
     private static Result Incremental(DeepSeekModel m, WorkerPool pool, int[] ids, bool mtp, bool hidden)
     {
         var c = m.Config;
         int t = ids.Length, d = c.HiddenSize;
-        var cache = new LatentKvCache(c.NumHiddenLayers, t, c.KvLoraRank, c.QkRopeHeadDim);
-        var mtpCache = mtp ? new LatentKvCache(1, t, c.KvLoraRank, c.QkRopeHeadDim) : null;
-        var ctx = new ForwardContext(pool);
-        var state = m.CreateState();
+        var engine = new DecodeEngine(m, pool);
+        var sequence = engine.NewSequence(t);
         var logits = new List<float[]>();
         var mtpLogits = new List<float[]>();
         var layers = hidden ? Enumerable.Range(0, c.NumHiddenLayers + 1).Select(_ => new float[t * d]).ToArray() : [];
-        float[]? previousNormed = null;
         for (int j = 0; j < t; j++)
         {
-            ctx.Arena.Reset();
-            m.Forward(ctx, ids.AsSpan(j, 1), BatchLayout.Single(1, j), state, new ForwardRequest { CollectHiddenStates = hidden }, cache);
-            logits.Add(state.Logits.ToArray());
-            for (int l = 0; l < layers.Length; l++) state.HiddenStates[l].Span.CopyTo(layers[l].AsSpan(j * d, d));
-            if (mtp && previousNormed is not null)
-            {
-                var prev = ctx.Arena.AllocateUninitialized(new TensorShape(1, d));
-                previousNormed.CopyTo(prev.Span);
-                m.Mtp[0].Run(ctx, prev, ids.AsSpan(j, 1), BatchLayout.Single(1, j - 1), state.Mtp[0], mtpCache, 0);
-                mtpCache!.Length = j;
-                mtpLogits.Add(state.Mtp[0].Logits.ToArray());
-            }
-            previousNormed = state.Normed.ToArray();
+            engine.Step([new DecodeInput(sequence, ids.AsMemory(j, 1))], collectHiddenStates: hidden);
+            logits.Add(engine.Logits(0).ToArray());
+            for (int l = 0; l < layers.Length; l++) engine.State.HiddenStates[l].Span.CopyTo(layers[l].AsSpan(j * d, d));
+            if (mtp && j + 1 < t) mtpLogits.Add(engine.Draft([new DraftInput(sequence, ids[j + 1])]).Row(0).ToArray());
         }
         return new Result(logits, mtpLogits, layers.ToList());
     }

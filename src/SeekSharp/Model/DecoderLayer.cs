@@ -1,4 +1,3 @@
-using SeekSharp.Inference;
 using SeekSharp.Tensors;
 using SeekSharp.Tensors.Kernels;
 
@@ -43,8 +42,8 @@ public sealed class DecoderLayer
         public readonly Moe.Activations Moe = new();
     }
 
-    /// <summary>Runs the block on h [n, d] in place.</summary>
-    public void Forward(ForwardContext ctx, Tensor h, BatchLayout batch, Activations state, LatentKvCache? cache = null, int cacheLayer = 0)
+    /// <summary>Runs the block on h [n, d] in place; cached segments of <paramref name="batch"/> use layer <paramref name="cacheLayer"/> of their caches.</summary>
+    public void Forward(ForwardContext ctx, Tensor h, RaggedBatch batch, Activations state, int cacheLayer = 0)
     {
         var arena = ctx.Arena;
         bool save = ctx.SaveActivations;
@@ -59,7 +58,7 @@ public sealed class DecoderLayer
         var xn = arena.AllocateUninitialized(new TensorShape(n, d));       // [n, d]
         InputNorm.Forward(h, xn, save ? state.Rstd1 : default);
         var attn = arena.AllocateUninitialized(new TensorShape(n, d));     // [n, d]
-        Attention.Forward(ctx, xn, attn, batch, save ? state.Attention : null, cache, cacheLayer);
+        Attention.Forward(ctx, xn, attn, batch, save ? state.Attention : null, cacheLayer);
         VectorOps.Add(attn.Span, h.Span);                                  // u = h + MLA(·)
         if (save)
         {

@@ -1,4 +1,3 @@
-using SeekSharp.Inference;
 using SeekSharp.Tensors;
 using SeekSharp.Tensors.Kernels;
 
@@ -126,27 +125,38 @@ public sealed class DeepSeekModel : IDisposable
     public ModelState CreateState() => new(this);
 
     /// <summary>
-    /// Runs the model on <paramref name="tokens"/> laid out as <paramref name="batch"/>. With a cache the batch is
-    /// one sequence continuing at cache position StartPosition; the cache's length becomes StartPosition + T.
-    /// Results are in <paramref name="state"/>.
+    /// Runs the model on <paramref name="tokens"/> laid out as <paramref name="batch"/> (equal-length sequences), or,
+    /// with a cache, as one sequence continuing in it at position StartPosition. Results are in <paramref name="state"/>.
     /// </summary>
     public void Forward(ForwardContext ctx, ReadOnlySpan<int> tokens, BatchLayout batch, ModelState state,
         ForwardRequest? request = null, LatentKvCache? cache = null)
     {
+        if (tokens.Length != batch.Rows) throw new InvalidInputException($"{tokens.Length} tokens for a batch of {batch.Batch} × {batch.SeqLen}.");
+        Forward(ctx, tokens, state.Layout.Set(batch, cache), state, request);
+    }
+
+    /// <summary>
+    /// Runs the model on <paramref name="tokens"/> laid out as <paramref name="batch"/>: sequences of any lengths, each at
+    /// its own position, each continuing in its own cache or attending to itself (see <see cref="RaggedBatch"/>). Every
+    /// cache holds its sequence up to its segment's end afterwards. Results are in <paramref name="state"/>; with
+    /// <see cref="LogitsRows.LastPerSequence"/>, logits row s is segment s's last token.
+    /// </summary>
+    public void Forward(ForwardContext ctx, ReadOnlySpan<int> tokens, RaggedBatch batch, ModelState state, ForwardRequest? request = null)
+    {
         request ??= ForwardRequest.Default;
         int n = batch.Rows, d = Config.HiddenSize;
-        if (tokens.Length != n) throw new InvalidInputException($"{tokens.Length} tokens for a batch of {batch.Batch} × {batch.SeqLen}.");
+        if (tokens.Length != n) throw new InvalidInputException($"{tokens.Length} tokens for a batch of {n} rows.");
         if (n == 0) throw new InvalidInputException("Nothing to run: the batch has no tokens.");
         for (int i = 0; i < n; i++)
             if ((uint)tokens[i] >= (uint)Config.VocabSize)
                 throw new InvalidInputException($"Token id {tokens[i]} at position {i} is outside the vocabulary [0, {Config.VocabSize}).");
-        if (cache is not null && batch.StartPosition + batch.SeqLen > cache.Capacity)
-            throw new ContextFullException(cache.Capacity, batch.StartPosition + batch.SeqLen);
-        if (cache is null && batch.StartPosition + batch.SeqLen > Config.MaxPositionEmbeddings)
-            throw new InvalidInputException($"Sequence of {batch.StartPosition + batch.SeqLen} positions exceeds max_position_embeddings ({Config.MaxPositionEmbeddings}).");
+        batch.ValidateCaches(Config.MaxPositionEmbeddings);
+        bool uniform = batch.TryGetUniform(out var layout);
+        if ((ctx.SaveActivations || request.RunMtp) && !uniform)
+            throw new InvalidInputException("Training and teacher-forced MTP take equal-length sequences without caches.");
 
         var arena = ctx.Arena;
-        state.Batch = batch;
+        state.Batch = uniform ? layout : new BatchLayout(1, n);
         state.SetTokens(tokens);
         var h = arena.AllocateUninitialized(new TensorShape(n, d));       // [N, d] residual stream
         for (int i = 0; i < n; i++) Embed.ReadRow(tokens[i], h.Row(i));
@@ -154,10 +164,10 @@ public sealed class DeepSeekModel : IDisposable
         if (request.CollectHiddenStates) hidden[0] = Snapshot(arena, h);
         for (int l = 0; l < Layers.Length; l++)
         {
-            Layers[l].Forward(ctx, h, batch, state.Layers[l], cache, l);
+            Layers[l].Forward(ctx, h, batch, state.Layers[l], l);
             if (request.CollectHiddenStates) hidden[l + 1] = Snapshot(arena, h);
         }
-        if (cache is not null) cache.Length = batch.StartPosition + batch.SeqLen;
+        batch.CommitCaches();
         state.HiddenStates = hidden;
         state.Hidden = h;
 
@@ -179,7 +189,7 @@ public sealed class DeepSeekModel : IDisposable
             var previous = normed;
             for (int k = 0; k < Mtp.Length; k++)
             {
-                Mtp[k].Forward(ctx, previous, tokens, batch.Batch, batch.SeqLen, state.Mtp[k]);
+                Mtp[k].Forward(ctx, previous, tokens, layout.Batch, layout.SeqLen, state.Mtp[k]);
                 previous = state.Mtp[k].H;
             }
         }
@@ -244,10 +254,12 @@ public sealed class DeepSeekModel : IDisposable
         return copy;
     }
 
-    private static Tensor LastRows(TensorArena arena, Tensor x, BatchLayout batch)
+    /// <summary>[segments, cols]: the last row of each segment of <paramref name="batch"/>.</summary>
+    internal static Tensor LastRows(TensorArena arena, Tensor x, RaggedBatch batch)
     {
-        var last = arena.AllocateUninitialized(new TensorShape(batch.Batch, x.Cols));
-        for (int b = 0; b < batch.Batch; b++) x.Row(b * batch.SeqLen + batch.SeqLen - 1).CopyTo(last.Row(b));
+        var segments = batch.Segments;
+        var last = arena.AllocateUninitialized(new TensorShape(segments.Length, x.Cols));
+        for (int s = 0; s < segments.Length; s++) x.Row(segments[s].RowStart + segments[s].Length - 1).CopyTo(last.Row(s));
         return last;
     }
 }

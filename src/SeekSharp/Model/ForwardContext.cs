@@ -3,8 +3,8 @@ using SeekSharp.Tensors;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// What one forward (and its backward) runs with: the worker pool, the arena its activations come from, and whether
-/// activations are kept for a backward pass. One per session or trainer; not thread-safe.
+/// What forwards (and backwards) run with: the worker pool, the arena their activations come from, and the modes, fixed
+/// when the context is made (a trainer that also evaluates keeps two contexts over one arena). Not thread-safe.
 /// </summary>
 public sealed class ForwardContext
 {
@@ -12,19 +12,22 @@ public sealed class ForwardContext
     public TensorArena Arena { get; }
 
     /// <summary>Keep every intermediate a backward pass needs (training).</summary>
-    public bool SaveActivations { get; set; }
+    public bool SaveActivations { get; init; }
 
     /// <summary>
     /// Attention implementation when no cache is used: naive (full per-head K and V, the training form) or absorbed
     /// (MQA over the latent). Tests check they agree; decode always uses the absorbed form.
     /// </summary>
-    public AttentionMode Attention { get; set; } = AttentionMode.Naive;
+    public AttentionMode Attention { get; init; } = AttentionMode.Naive;
 
     public ForwardContext(WorkerPool pool, TensorArena? arena = null)
     {
         Pool = pool;
         Arena = arena ?? new TensorArena();
     }
+
+    /// <summary>A context over the same pool and arena with activations kept (training) or not.</summary>
+    public ForwardContext WithSaveActivations(bool save) => new(Pool, Arena) { SaveActivations = save, Attention = Attention };
 }
 
 /// <summary>The two mathematically equal forms of MLA (spec §4.5, §4.6).</summary>

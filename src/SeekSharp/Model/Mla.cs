@@ -1,4 +1,3 @@
-using SeekSharp.Inference;
 using SeekSharp.Tensors;
 using SeekSharp.Tensors.Kernels;
 
@@ -64,18 +63,21 @@ public sealed partial class Mla
     }
 
     /// <summary>
-    /// output[N, d] = MLA(x[N, d]). Without a cache the rows are <paramref name="batch"/>'s sequences; with one, the
-    /// batch is a single sequence whose latents are appended at positions StartPosition.. and attention covers
-    /// the whole cache. <paramref name="act"/>, when given, receives what the backward pass needs.
+    /// output[N, d] = MLA(x[N, d]) over <paramref name="batch"/>'s segments. A segment with a cache appends its latents
+    /// at its positions (in layer <paramref name="cacheLayer"/>) and attends over the whole cache; one without attends
+    /// to itself. <paramref name="act"/>, when given (training: equal-length segments, no caches), receives what the
+    /// backward pass needs.
     /// </summary>
-    public void Forward(ForwardContext ctx, Tensor x, Tensor output, BatchLayout batch, Activations? act = null,
-        LatentKvCache? cache = null, int cacheLayer = 0)
+    public void Forward(ForwardContext ctx, Tensor x, Tensor output, RaggedBatch batch, Activations? act = null, int cacheLayer = 0)
     {
         var pool = ctx.Pool;
         var arena = ctx.Arena;
         int n = batch.Rows;
         if (x.Rows != n || x.Cols != _d) throw new ArgumentException($"MLA input {x.Shape} does not match {n} rows of {_d}.");
-        Rope.EnsureCapacity(batch.StartPosition + batch.SeqLen);
+        var positions = batch.Positions;
+        int maxPosition = 0;
+        foreach (int p in positions) maxPosition = Math.Max(maxPosition, p);
+        Rope.EnsureCapacity(maxPosition + 1);
 
         // Queries: [N, n_h·d_qk]
         var q = arena.AllocateUninitialized(new TensorShape(n, _nh * _dqk));
@@ -102,7 +104,7 @@ public sealed partial class Mla
         KvANorm.Forward(n, ckv.Span, _dc + _dr, c.Span, _dc, kvRstd);
         for (int r = 0; r < n; r++)
         {
-            int pos = batch.StartPosition + r % batch.SeqLen;
+            int pos = positions[r];
             ckv.Row(r).Slice(_dc, _dr).CopyTo(kr.Row(r));
             Rope.Apply(kr.Row(r), pos);
             var qRow = q.Row(r);
@@ -111,38 +113,49 @@ public sealed partial class Mla
 
         var o = arena.AllocateUninitialized(new TensorShape(n, _nh * _dv));   // [N, n_h·d_v]
         Tensor kvb = default, probs = default;
-        if (cache is not null)
-            AttendWithCache(ctx, q, c, kr, o, batch, cache, cacheLayer);
-        else if (ctx.Attention == AttentionMode.Absorbed && act is null)
+        bool uniform = batch.TryGetUniform(out var layout);
+        if (act is not null && !uniform) throw new ArgumentException("A training forward takes equal-length sequences without caches.");
+        if (uniform && (act is not null || ctx.Attention == AttentionMode.Naive))
         {
-            for (int b = 0; b < batch.Batch; b++)
-            {
-                int r0 = b * batch.SeqLen, t = batch.SeqLen;
-                AttendAbsorbed(ctx, q.Slice(r0, t), c.Slice(r0, t), kr.Slice(r0, t), o.Slice(r0, t), t, batch.StartPosition, batch.StartPosition);
-            }
+            // Equal-length sequences attending to themselves: per-head keys and values for all of them at once.
+            kvb = arena.AllocateUninitialized(new TensorShape(n, _nh * (_dn + _dv)));   // [N, n_h·(d_n + d_v)]
+            Linear.Forward(pool, c, KvBProj, kvb);
+            if (act is not null) probs = arena.AllocateUninitialized(new TensorShape(layout.Batch, _nh, layout.SeqLen, layout.SeqLen));
+            AttendNaive(ctx, q, kvb, kr, o, layout.Batch, layout.SeqLen, layout.SeqLen, layout.StartPosition, layout.StartPosition, probs);
         }
         else
         {
-            kvb = arena.AllocateUninitialized(new TensorShape(n, _nh * (_dn + _dv)));   // [N, n_h·(d_n + d_v)]
-            Linear.Forward(pool, c, KvBProj, kvb);
-            if (act is not null) probs = arena.AllocateUninitialized(new TensorShape(batch.Batch, _nh, batch.SeqLen, batch.SeqLen));
-            AttendNaive(ctx, q, kvb, kr, o, batch.Batch, batch.SeqLen, batch.SeqLen, batch.StartPosition, batch.StartPosition, probs);
+            foreach (var seg in batch.Segments)
+            {
+                int r0 = seg.RowStart, t = seg.Length;
+                var (qs, cs, krs, os) = (q.Slice(r0, t), c.Slice(r0, t), kr.Slice(r0, t), o.Slice(r0, t));
+                if (seg.Cache is { } cache) AttendWithCache(ctx, qs, cs, krs, os, seg.Position, t, cache, cacheLayer);
+                else if (ctx.Attention == AttentionMode.Absorbed) AttendAbsorbed(ctx, qs, cs, krs, os, t, seg.Position, seg.Position);
+                else AttendSelfNaive(ctx, qs, cs, krs, os, t, seg.Position);
+            }
         }
 
         Linear.Forward(pool, o, OProj, output);
 
         if (act is not null)
         {
-            act.Batch = batch; act.X = x; act.Cq = cq; act.CqNorm = cqNorm; act.QRstd = qRstd; act.Q = q;
+            act.Batch = layout; act.X = x; act.Cq = cq; act.CqNorm = cqNorm; act.QRstd = qRstd; act.Q = q;
             act.Ckv = ckv; act.KvRstd = kvRstd; act.C = c; act.Kr = kr; act.Kvb = kvb; act.Probs = probs; act.O = o;
         }
     }
 
-    // Appends this chunk's latents to the cache, then attends over everything cached so far.
-    private void AttendWithCache(ForwardContext ctx, Tensor q, Tensor c, Tensor kr, Tensor o, BatchLayout batch, LatentKvCache cache, int layer)
+    // One sequence attending to itself with per-head keys and values.
+    private void AttendSelfNaive(ForwardContext ctx, Tensor q, Tensor c, Tensor kr, Tensor o, int t, int position)
     {
-        if (batch.Batch != 1) throw new ArgumentException("A cached forward takes one sequence.");
-        int start = batch.StartPosition, t = batch.SeqLen, total = start + t;
+        var kvb = ctx.Arena.AllocateUninitialized(new TensorShape(t, _nh * (_dn + _dv)));
+        Linear.Forward(ctx.Pool, c, KvBProj, kvb);
+        AttendNaive(ctx, q, kvb, kr, o, 1, t, t, position, position, default);
+    }
+
+    // Appends this chunk's latents to the cache, then attends over everything cached so far.
+    private void AttendWithCache(ForwardContext ctx, Tensor q, Tensor c, Tensor kr, Tensor o, int start, int t, LatentKvCache cache, int layer)
+    {
+        int total = start + t;
         if (start > cache.Length) throw new InvalidOperationException($"Cache holds {cache.Length} positions; cannot write at {start}.");
         if (total > cache.Capacity) throw new ContextFullException(cache.Capacity, total);
         c.Span.CopyTo(cache.Latent(layer).Slice(start, t).Span);

@@ -17,16 +17,23 @@ public sealed class ModelState
     public DecoderLayer.Activations[] Layers { get; }
     public MtpModule.Activations[] Mtp { get; }
 
+    /// <summary>The last forward's layout when its sequences had equal lengths and no caches (what backward needs).</summary>
     public BatchLayout Batch { get; internal set; }
+
+    /// <summary>Scratch layout for forwards given as a <see cref="BatchLayout"/>, reused so that decoding allocates nothing.</summary>
+    internal RaggedBatch Layout { get; } = new();
+
     private int[] _tokens = Array.Empty<int>();
+    private int _rows;
 
     /// <summary>The token ids of the last forward.</summary>
-    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Batch.Rows);
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, _rows);
 
     internal void SetTokens(ReadOnlySpan<int> tokens)
     {
         if (_tokens.Length < tokens.Length) _tokens = new int[Math.Max(tokens.Length, 2 * _tokens.Length)];
         tokens.CopyTo(_tokens);
+        _rows = tokens.Length;
     }
 
     /// <summary>[N, d] the residual stream after the last layer (before the final norm).</summary>

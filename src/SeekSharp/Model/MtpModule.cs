@@ -1,4 +1,3 @@
-using SeekSharp.Inference;
 using SeekSharp.Tensors;
 
 namespace SeekSharp.Model;
@@ -50,7 +49,8 @@ public sealed class MtpModule
         public Tensor Z;                              // [n, d] shared_head.norm(H)
         public float[] ZRstd = Array.Empty<float>();
         public Tensor Logits;                         // [n, V]
-        public BatchLayout Batch;
+        public BatchLayout Batch;                     // the rows' layout when uniform (training), else (1, n)
+        internal readonly RaggedBatch Layout = new();
     }
 
     /// <summary>
@@ -70,16 +70,18 @@ public sealed class MtpModule
                 state.Tokens[b * tOut + i] = tokens[b * seqLen + i + Depth + 1];
                 previous.Row(b * tPrev + i).CopyTo(prev.Row(b * tOut + i));
             }
-        Run(ctx, prev, state.Tokens, new BatchLayout(batch, tOut), state, null, 0, computeLogits);
+        Run(ctx, prev, state.Tokens, state.Layout.Set(new BatchLayout(batch, tOut)), state, computeLogits);
     }
 
     /// <summary>
-    /// The shared core: rows of (h_i, token) pairs → block → logits. With a cache the batch is one sequence at
-    /// positions StartPosition.. (speculative drafting).
+    /// The shared core: rows of (h_i, token) pairs → block → logits. Segments of <paramref name="batch"/> with a cache
+    /// (this module's own one-layer cache per sequence: speculative drafting) continue in it, and each cache holds its
+    /// sequence up to the segment's end afterwards. With <paramref name="lastRowOnly"/> logits row s is segment s's last.
     /// </summary>
-    public void Run(ForwardContext ctx, Tensor previous, ReadOnlySpan<int> nextTokens, BatchLayout batch, Activations state,
-        LatentKvCache? cache, int cacheLayer, bool computeLogits = true, bool lastRowOnly = false)
+    public void Run(ForwardContext ctx, Tensor previous, ReadOnlySpan<int> nextTokens, RaggedBatch batch, Activations state,
+        bool computeLogits = true, bool lastRowOnly = false)
     {
+        batch.ValidateCaches(int.MaxValue);
         var arena = ctx.Arena;
         bool save = ctx.SaveActivations;
         int n = batch.Rows, d = previous.Cols;
@@ -92,9 +94,10 @@ public sealed class MtpModule
         HNorm.Forward(n, previous.Span, d, cat.Span[d..], 2 * d, gRstd);
         var h = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
         Linear.Forward(ctx.Pool, cat, EhProj, h);
-        Layer.Forward(ctx, h, batch, state.Layer, cache, cacheLayer);
+        Layer.Forward(ctx, h, batch, state.Layer, cacheLayer: 0);
+        batch.CommitCaches();
         state.H = h;
-        state.Batch = batch;
+        state.Batch = batch.TryGetUniform(out var layout) ? layout : new BatchLayout(1, n);
         if (save)
         {
             state.E = e; state.G = previous; state.Cat = cat;
@@ -104,9 +107,9 @@ public sealed class MtpModule
         if (!computeLogits) return;
         if (lastRowOnly && !save)
         {
-            // Drafting needs only the newest row's logits; the head is the MTP module's biggest matmul.
-            h = h.Slice(n - 1, 1);
-            n = 1;
+            // Drafting needs only each sequence's newest row; the head is the MTP module's biggest matmul.
+            h = DeepSeekModel.LastRows(arena, h, batch);
+            n = h.Rows;
         }
         var z = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
         var zRstd = save ? new float[n] : default;

@@ -14,7 +14,9 @@ namespace SeekSharp.Model;
 /// F32 and BF16 tensors draw from one stream per tensor, exactly as <see cref="ModelInitializer"/> does, so the file
 /// equals an initialised model saved with <see cref="ModelSaver"/>. Q8_0 and Q4_0 tensors draw one stream per row
 /// (keyed by tensor name and row), so that bands of rows are generated and quantised in parallel; the router and
-/// kv_b_proj, which <see cref="ModelQuantizer"/> leaves unquantised, are stored as BF16 then.
+/// kv_b_proj, which <see cref="ModelQuantizer"/> leaves unquantised, are stored as BF16 then. Rows take both normals of
+/// each Box–Muller draw, and Q4_0 uses llama.cpp's fixed scale rule (<see cref="Q4_0Block.TryQuantizeWithMaxScale"/>):
+/// 15.7B random weights are written in minutes, not hours.
 /// </remarks>
 public static class RandomCheckpoint
 {
@@ -125,14 +127,19 @@ public static class RandomCheckpoint
             var rng = Rng.ForStream(seed, $"{stream}#row{row}");
             if (t_values is null || t_values.Length < cols) t_values = new float[cols];
             var values = t_values.AsSpan(0, cols);
-            for (int c = 0; c < cols; c++) values[c] = (float)(rng.NextGaussian() * std);
+            for (int c = 0; c < cols; c += 2)
+            {
+                var (a, b) = rng.NextGaussianPair();
+                values[c] = (float)(a * std);
+                if (c + 1 < cols) values[c + 1] = (float)(b * std);
+            }
             var destination = _bytes.AsSpan(index * rowBytes, rowBytes);
             int blockBytes = type.BlockBytes();
             for (int b = 0, c0 = 0; c0 < cols; b++, c0 += QuantFormat.BlockSize)
             {
                 var block = destination.Slice(b * blockBytes, blockBytes);
                 var part = values.Slice(c0, Math.Min(QuantFormat.BlockSize, cols - c0));
-                bool ok = type == QuantType.Q8_0 ? Q8_0Block.TryQuantize(part, block) : Q4_0Block.TryQuantize(part, block);
+                bool ok = type == QuantType.Q8_0 ? Q8_0Block.TryQuantize(part, block) : Q4_0Block.TryQuantizeWithMaxScale(part, block);
                 if (!ok) throw new InvalidInputException($"Row {row} of {stream} is too large for a {type} block (--std too large).");
             }
         }

@@ -56,6 +56,15 @@ public struct Rng
         return (int)(NextDouble() * n);
     }
 
+    /// <summary>Two independent standard normals from one Box–Muller draw (both its cosine and its sine).</summary>
+    public (double, double) NextGaussianPair()
+    {
+        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
+        double r = Math.Sqrt(-2.0 * Math.Log(u1));
+        var (sin, cos) = Math.SinCos(2 * Math.PI * u2);
+        return (r * cos, r * sin);
+    }
+
     /// <summary>Standard normal (Box–Muller).</summary>
     public double NextGaussian()
     {

@@ -14,6 +14,7 @@ public sealed class Trainer
     private readonly List<int> _batchTokens = new();
     private readonly List<byte> _batchMask = new();
     private readonly ForwardContext _ctx;
+    private readonly ForwardContext _evalCtx;   // the same pool and arena, no activations kept
     private readonly ModelState _state;
     private DataCursor _cursor;
     private readonly Stopwatch _clock = new();
@@ -47,6 +48,7 @@ public sealed class Trainer
         }
         Optimizer = new Optimizer(model, options.Optimizer);
         _ctx = new ForwardContext(pool) { SaveActivations = true };
+        _evalCtx = _ctx.WithSaveActivations(false);
         _state = model.CreateState();
         _cursor = DataCursor.Start(options.Seed);
     }
@@ -58,7 +60,6 @@ public sealed class Trainer
     {
         _clock.Restart();
         _ctx.Arena.Reset();
-        _ctx.SaveActivations = true;
         var layout = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens, _batchMask);
         foreach (var p in Optimizer.Parameters) Array.Clear(p.Grad!);
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchTokens);
@@ -99,16 +100,14 @@ public sealed class Trainer
     {
         double total = 0, main = 0, mtp = 0, bal = 0;
         int batches = 0;
-        _ctx.SaveActivations = false;
         foreach (var (layout, tokens, mask) in Data.ValidationBatches(Options.BatchSize, Options.SeqLen, Options.EvalBatches))
         {
-            _ctx.Arena.Reset();
-            Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
-            var (loss, _) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, computeGradients: false, targetMask: mask);
+            _evalCtx.Arena.Reset();
+            Model.Forward(_evalCtx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
+            var (loss, _) = TrainingLoss.Compute(_evalCtx, Model, _state, Options.Loss, computeGradients: false, targetMask: mask);
             total += loss.Total; main += loss.Main; mtp += loss.Mtp; bal += loss.Balance;
             batches++;
         }
-        _ctx.SaveActivations = true;
         if (batches == 0) return null;
         return new LossResult { Total = total / batches, Main = main / batches, Mtp = mtp / batches, Balance = bal / batches };
     }

@@ -1,4 +1,4 @@
-namespace SeekSharp.Inference;
+namespace SeekSharp;
 
 /// <summary>The requested context is longer than the cache that was allocated for it.</summary>
 public sealed class ContextFullException(int capacity, int needed)

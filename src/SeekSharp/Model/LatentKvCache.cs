@@ -1,6 +1,6 @@
 using SeekSharp.Tensors;
 
-namespace SeekSharp.Inference;
+namespace SeekSharp.Model;
 
 /// <summary>
 /// The absorbed-MLA cache (spec §4.6): per layer and position, the normalised latent c (kv_lora_rank values) and the
@@ -50,6 +50,25 @@ public sealed class LatentKvCache
 
     /// <summary>k^R for layer <paramref name="layer"/>: [Capacity, RopeDim].</summary>
     public Tensor RopeKey(int layer) => new(_rope[layer], new TensorShape(Capacity, RopeDim));
+
+    /// <summary>
+    /// Makes this cache hold the first <paramref name="length"/> positions of <paramref name="source"/> (a sequence forked
+    /// from a cached prefix: (d_c + d_r) floats per layer and position are copied instead of recomputed).
+    /// </summary>
+    public void CopyPrefixFrom(LatentKvCache source, int length)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Layers != Layers || source.LatentDim != LatentDim || source.RopeDim != RopeDim)
+            throw new ArgumentException($"A cache of {source.Layers} layers × ({source.LatentDim} + {source.RopeDim}) cannot fill one of {Layers} × ({LatentDim} + {RopeDim}).");
+        if (length < 0 || length > source.Length) throw new ArgumentOutOfRangeException(nameof(length), $"The source holds {source.Length} positions, not {length}.");
+        if (length > Capacity) throw new ContextFullException(Capacity, length);
+        for (int l = 0; l < Layers; l++)
+        {
+            source._latent[l].AsSpan(0, length * LatentDim).CopyTo(_latent[l]);
+            source._rope[l].AsSpan(0, length * RopeDim).CopyTo(_rope[l]);
+        }
+        _length = length;
+    }
 
     /// <summary>Forgets positions from <paramref name="length"/> on (rejected speculative tokens, a chat reset).</summary>
     public void Truncate(int length)
