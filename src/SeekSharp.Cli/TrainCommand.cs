@@ -13,7 +13,7 @@ internal static class TrainCommand
     {
         var config = new Option<string?>("--config") { Description = "Train a new model with this config.json." };
         var preset = new Option<string?>("--preset") { Description = $"Train a new model with a named config ({string.Join(", ", Presets.Names)})." };
-        var initFrom = new Option<string?>("--init-from") { Description = "Start from the weights of a model folder (fine-tuning)." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start from the weights of a model (fine-tuning). " + CliCommon.ModelFolderHelp };
         var data = new Option<string?>("--data") { Description = "Text file, folder of text files, .bin of token ids, or JSON array of token rows." };
         var chat = new Option<string?>("--chat") { Description = "Chat fine-tuning data: JSONL of {\"messages\": [...]} rows, rendered with the chat template; loss on assistant tokens only." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for text data (default: the one in --init-from; else UTF-8 bytes)." };
@@ -67,8 +67,9 @@ internal static class TrainCommand
                 if ((r.GetValue(data) is null) == (r.GetValue(chat) is null)) throw new UsageException("give exactly one of --data or --chat for a new run.");
                 DeepSeekModel model;
                 Tokenizer? tok = r.GetValue(tokenizer) is { } tp ? Tokenizer.Load(tp) : null;
-                if (r.GetValue(initFrom) is { } from)
+                if (r.GetValue(initFrom) is { } given)
                 {
+                    string from = ModelPath.Resolve(given);
                     model = CliCommon.LoadModel(from, stderr, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
                     if (tok is null && File.Exists(Path.Combine(from, "tokenizer.json"))) tok = Tokenizer.Load(from);
                 }
