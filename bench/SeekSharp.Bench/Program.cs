@@ -1,10 +1,12 @@
 using SeekSharp.Bench;
 
 // Benchmarks: end-to-end programs (tokens/s, GFLOP/s against a peer in the same run) and BenchmarkDotNet kernel suites.
-//   dotnet run -c Release --project bench/SeekSharp.Bench -- gemm [--sizes 512,2048] [--threads 2]
-//   dotnet run -c Release --project bench/SeekSharp.Bench -- forward (--preset NAME | --config FILE | --model DIR) [--prompt 128] [--generate 64] [--dtype f32|bf16] [--quantize q8|q4] [--threads 2]
-//   dotnet run -c Release --project bench/SeekSharp.Bench -- train [--preset train-36m] [--batch-size 4] [--seq-len 256] [--no-mtp] [--threads 2]
-//   dotnet run -c Release --project bench/SeekSharp.Bench -- kernels [BenchmarkDotNet args]
+// What each measures and how to read it: bench/README.md.
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- gemm [--sizes 512,2048] [--threads 2] [--seconds 3]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- forward (--preset NAME | --config FILE | --model DIR) [--prompt 128] [--generate 64] [--repeats 3] [--dtype f32|bf16|f16] [--quantize q8|q4] [--threads 2]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- train [--preset train-36m | --config FILE] [--batch-size 4] [--seq-len 256] [--steps 5] [--no-mtp] [--threads 2]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- quant [--shapes 1024x512,...] [--m 1,16,128] [--threads 2] [--seconds 2] [--warm] | quant --accuracy
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- kernels [--full] [BenchmarkDotNet args: --list flat, --filter PATTERN, ...]
 var verb = args.Length > 0 ? args[0] : "help";
 var rest = args.Skip(1).ToArray();
 return verb switch
@@ -19,6 +21,6 @@ return verb switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | forward | train | kernels) [options]; see bench/README.md");
+    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | forward | train | quant | kernels) [options]; see bench/README.md");
     return 2;
 }

@@ -20,7 +20,7 @@ internal static class CostCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string?>("--model") { Description = "A model folder (its config.json is read; no weights are loaded)." };
+        var model = new Option<string?>("--model") { Description = CliCommon.ModelFolderHelp + " Only its config.json is read." };
         var preset = new Option<string?>("--preset") { Description = $"A named config: {string.Join(", ", Presets.Names)}." };
         var tokens = new Option<string>("--tokens") { Description = "Training tokens, with an optional K/M/B/T suffix (14.8T = 1.48e13).", Required = true };
         var gpu = new Option<string?>("--gpu") { Description = $"The GPU: {string.Join(", ", GpuSpecs.Names)}." };

@@ -9,7 +9,7 @@ namespace SeekSharp.Cli;
 /// <summary>The model, sampling and speed flags generate and chat share.</summary>
 internal sealed class GenerationFlags
 {
-    public readonly Option<string?> Model = new("--model") { Description = "Model folder (config.json, safetensors, tokenizer files)." };
+    public readonly Option<string?> Model = new("--model") { Description = CliCommon.ModelFolderHelp };
     public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Tokenizer folder or file, when the model folder has none." };
     public readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Most tokens to generate per reply (default: the model's generation_config.json, else 512)." };
     public readonly Option<float?> Temperature = new("--temperature") { Description = "0 = greedy (default: the model's generation_config.json, else 0.6 as DeepSeek-V3's)." };
@@ -63,7 +63,8 @@ internal sealed class GenerationFlags
     /// </summary>
     public (Generator Generator, Tokenizer Tokenizer, GenerationOptions Options) Open(ParseResult r, WorkerPool pool, TextWriter stderr, bool allowDefault)
     {
-        string dir = r.GetValue(Model) ?? (allowDefault ? DefaultModel.Locate() : throw new UsageException("--model is required."));
+        string dir = r.GetValue(Model) is { } given ? ModelPath.Resolve(given)
+            : allowDefault ? DefaultModel.Locate() : throw new UsageException("--model is required.");
         var options = Options(r, GenerationConfig.Load(dir));
         var tokPath = r.GetValue(Tokenizer) ?? (File.Exists(Path.Combine(dir, "tokenizer.json")) ? dir
             : throw new InvalidInputException($"{dir} has no tokenizer.json; pass --tokenizer."));
@@ -84,8 +85,9 @@ internal sealed class GenerationFlags
 }
 
 /// <summary>
-/// Where the shipped default model lives: $SEEKSHARP_MODEL when it is set (and then only there), else ./models/default,
-/// else models/default in a folder above the tool (a checkout running its own build).
+/// Where the shipped default model lives: $SEEKSHARP_MODEL when it is set (and then only there; a model folder or a
+/// training run, as --model takes), else ./models/default, else models/default in a folder above the tool (a checkout
+/// running its own build).
 /// </summary>
 internal static class DefaultModel
 {
@@ -94,8 +96,10 @@ internal static class DefaultModel
     public static string Locate()
     {
         if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } env)
-            return File.Exists(Path.Combine(env, "config.json")) ? env
-                : throw new InvalidInputException($"{Variable} is {env}, which holds no model (config.json); fix it or pass --model DIR.");
+        {
+            try { return ModelPath.Resolve(env); }
+            catch (CheckpointException e) { throw new InvalidInputException($"{Variable} is {env}, which holds no model ({e.Message}); fix it or pass --model DIR.", e); }
+        }
         var candidates = new List<string> { Path.Combine(Environment.CurrentDirectory, "models", "default") };
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             candidates.Add(Path.Combine(dir.FullName, "models", "default"));

@@ -10,7 +10,7 @@ internal static class InfoCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string?>("--model") { Description = "A model folder (its config.json is read; no weights are loaded)." };
+        var model = new Option<string?>("--model") { Description = CliCommon.ModelFolderHelp + " Only its config.json is read." };
         var preset = new Option<string?>("--preset") { Description = $"A named config: {string.Join(", ", Presets.Names)}." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var command = new Command("info", "Show a model's architecture, parameter counts and KV-cache size.") { model, preset, json };
@@ -27,7 +27,9 @@ internal static class InfoCommand
     public static (ModelConfig Config, string Source) ConfigFrom(string? model, string? preset)
     {
         if ((model is null) == (preset is null)) throw new UsageException("give exactly one of --model DIR or --preset NAME.");
-        return model is not null ? (ModelConfig.Load(model), model) : (Presets.Get(preset!), "preset " + preset);
+        if (model is null) return (Presets.Get(preset!), "preset " + preset);
+        string folder = ModelPath.Resolve(model);
+        return (ModelConfig.Load(folder), folder);
     }
 
     private static JsonObject Report(ModelConfig c, string source)

@@ -14,7 +14,7 @@ internal static class PerplexityCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model") { Description = "Model folder.", Required = true };
+        var model = new Option<string>("--model") { Description = CliCommon.ModelFolderHelp, Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer, when the model folder has none." };
         var file = new Option<string>("--file") { Description = "UTF-8 text to score.", Required = true };
         var window = new Option<int>("--window") { Description = "Tokens per scored window.", DefaultValueFactory = _ => 256 };
@@ -29,7 +29,7 @@ internal static class PerplexityCommand
         {
             using var ctrlC = CliCommon.CtrlC();
             var ct = ctrlC.Token;
-            string dir = r.GetValue(model)!;
+            string dir = ModelPath.Resolve(r.GetValue(model)!);
             if (!File.Exists(r.GetValue(file))) throw new UsageException($"--file: {r.GetValue(file)} does not exist.");
             var tok = Tokenizer.Load(r.GetValue(tokenizer) ?? dir);
             using var pool = CliCommon.Pool(r.GetValue(threads));

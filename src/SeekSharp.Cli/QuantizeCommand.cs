@@ -8,7 +8,7 @@ internal static class QuantizeCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model") { Description = "Model folder to quantise.", Required = true };
+        var model = new Option<string>("--model") { Description = "The model to quantise. " + CliCommon.ModelFolderHelp, Required = true };
         var output = new Option<string>("--out") { Description = "Folder for the quantised model.", Required = true };
         var type = new Option<string>("--type") { Description = "q8 (int8 blocks of 32 with a scale) or q4 (4-bit blocks of 32).", Required = true };
         type.AcceptOnlyFromAmong("q8", "q4");
@@ -16,7 +16,7 @@ internal static class QuantizeCommand
         var command = new Command("quantize", "Write a block-quantised (Q8_0 or Q4_0) copy of a model.") { model, output, type, threads };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
-            string from = r.GetValue(model)!, to = r.GetValue(output)!;
+            string from = ModelPath.Resolve(r.GetValue(model)!), to = r.GetValue(output)!;
             if (Path.GetFullPath(from) == Path.GetFullPath(to)) throw new UsageException("--out must differ from --model.");
             using var pool = CliCommon.Pool(r.GetValue(threads));
             var quant = ModelQuantizer.Parse(r.GetValue(type)!);

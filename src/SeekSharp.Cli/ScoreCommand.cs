@@ -13,7 +13,7 @@ internal static class ScoreCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model") { Description = "Model folder (config.json + safetensors).", Required = true };
+        var model = new Option<string>("--model") { Description = CliCommon.ModelFolderHelp, Required = true };
         var tokens = new Option<string?>("--tokens") { Description = "Token ids, e.g. 1,2,3." };
         var tokensFile = new Option<string?>("--tokens-file") { Description = "A file of token ids (comma/whitespace separated, or a JSON array)." };
         var output = new Option<string>("--out") { Description = "Where to write the logits [T, vocab] as float32.", Required = true };
@@ -30,7 +30,7 @@ internal static class ScoreCommand
         {
             var ids = ReadTokens(r.GetValue(tokens), r.GetValue(tokensFile));
             using var pool = CliCommon.Pool(r.GetValue(threads));
-            var m = CliCommon.LoadModel(r.GetValue(model)!, stderr);
+            var m = CliCommon.LoadModel(ModelPath.Resolve(r.GetValue(model)!), stderr);
             if (r.GetValue(mtpOut) is not null && m.Mtp.Length == 0)
                 throw new UsageException("--mtp-out: this model has no MTP module.");
             if (r.GetValue(mtpOut) is not null && ids.Length < 2)

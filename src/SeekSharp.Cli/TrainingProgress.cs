@@ -1,6 +1,5 @@
 using Spectre.Console;
 using SeekSharp.Tensors;
-using SeekSharp.Tensors.Kernels;
 using SeekSharp.Training;
 
 namespace SeekSharp.Cli;
@@ -11,33 +10,18 @@ namespace SeekSharp.Cli;
 /// </summary>
 internal static class TrainingProgress
 {
-    /// <summary>Sets the utilisation baseline: this machine's float32 GEMM peak, measured briefly.</summary>
-    public static void Attach(Trainer trainer, WorkerPool pool)
+    /// <summary>
+    /// Sets the utilisation baseline: <paramref name="peakGflops"/> when given (else the run's), or this machine's
+    /// float32 GEMM peak measured on the training pool (about a second); a step that runs faster raises it.
+    /// </summary>
+    public static void Attach(Trainer trainer, WorkerPool pool, TextWriter stderr, double? peakGflops = null)
     {
-        trainer.PeakFlops = trainer.Options.PeakGflops > 0 ? trainer.Options.PeakGflops * 1e9 : MeasurePeakFlops(pool);
-        var flops = CostModel.For(trainer.Model.Config, trainer.Options.SeqLen).Training;
-        bool mtp = trainer.Options.Loss.MtpLambda > 0 && trainer.Model.Mtp.Length > 0;
-        trainer.FlopsPerToken = mtp ? flops.Total : flops.Main.Total;
-    }
-
-    /// <summary>FLOP/s of the best of a few 512³ float32 GEMMs: what the kernels can do on this machine now.</summary>
-    public static double MeasurePeakFlops(WorkerPool pool)
-    {
-        const int n = 512;
-        var a = new float[n * n];
-        var b = new float[n * n];
-        var c = new float[n * n];
-        for (int i = 0; i < a.Length; i++) { a[i] = (i % 7) * 0.1f; b[i] = (i % 5) * 0.1f; }
-        // Warm up until the JIT has compiled the optimised kernels, then take the best of a few timed runs.
-        for (int rep = 0; rep < 30; rep++) Gemm.Multiply(pool, n, n, n, a, n, false, b, n, true, c, n);
-        double best = 0;
-        for (int rep = 0; rep < 10; rep++)
-        {
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            Gemm.Multiply(pool, n, n, n, a, n, false, b, n, true, c, n);
-            best = Math.Max(best, 2.0 * n * n * n / sw.Elapsed.TotalSeconds);
-        }
-        return best;
+        double given = peakGflops ?? trainer.Options.PeakGflops;
+        if (peakGflops is <= 0) throw new UsageException($"--peak-gflops must be positive, got {peakGflops}.");
+        trainer.Utilisation = new MfuMeter(given > 0 ? given * 1e9 : GemmPeak.Measure(pool));
+        string source = given > 0 ? "given" : $"the float32 GEMM peak measured on {pool.ThreadCount} threads";
+        double gflops = trainer.Utilisation.BaselinePeakFlops / 1e9;
+        stderr.WriteLine($"MFU: {trainer.FlopsPerToken / 1e6:F1} MFLOP per token against {(gflops >= 1 ? gflops.ToString("F0") : gflops.ToString("G3"))} GFLOP/s ({source}; a faster step raises it)");
     }
 
     public static void Run(TrainingRun run, TextWriter stderr, CancellationToken ct)

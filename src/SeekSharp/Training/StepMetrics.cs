@@ -14,7 +14,7 @@ public sealed record StepMetrics
     [JsonPropertyName("lr")] public double LearningRate { get; init; }
     [JsonPropertyName("grad_norm")] public double GradNorm { get; init; }
     [JsonPropertyName("tokens_per_second")] public double TokensPerSecond { get; init; }
-    /// <summary>Model FLOPs utilisation against this machine's float32 GEMM peak (see docs/training.md).</summary>
+    /// <summary>Model FLOPs utilisation, in [0, 1]: against max(this machine's measured float32 GEMM peak, the best step's rate) (<see cref="MfuMeter"/>, docs/training.md).</summary>
     [JsonPropertyName("mfu")] public double Mfu { get; init; }
     [JsonPropertyName("elapsed_s")] public double ElapsedSeconds { get; init; }
     /// <summary>Per MoE layer (main, then MTP): (max load − mean) / mean this step.</summary>

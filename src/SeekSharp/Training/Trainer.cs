@@ -28,10 +28,14 @@ public sealed class Trainer
     /// <summary>Steps completed.</summary>
     public long Step { get; private set; }
     public long TokensSeen { get; private set; }
-    /// <summary>Training FLOPs per token (forward + backward), for the utilisation figure.</summary>
-    public double FlopsPerToken { get; set; }
-    /// <summary>The machine's float32 peak the utilisation is measured against, in FLOP/s.</summary>
-    public double PeakFlops { get; set; }
+    /// <summary>
+    /// Model FLOPs per trained token of one step (forward + backward = 3 × forward, <see cref="CostModel"/>): the MTP
+    /// modules when the step runs them, and attention over the full T × T square, which is what the naive attention
+    /// computes (the causal mask zeroes the upper half afterwards) in the forward and the backward.
+    /// </summary>
+    public double FlopsPerToken { get; }
+    /// <summary>The utilisation figure of <see cref="StepMetrics.Mfu"/>; without one, MFU is reported as 0.</summary>
+    public MfuMeter? Utilisation { get; set; }
 
     public Trainer(DeepSeekModel model, TokenDataset data, TrainingOptions options, WorkerPool pool)
     {
@@ -51,6 +55,8 @@ public sealed class Trainer
         _evalCtx = _ctx.WithSaveActivations(false);
         _state = model.CreateState();
         _cursor = DataCursor.Start(options.Seed);
+        var flops = CostModel.For(model.Config, options.SeqLen, AttentionSpan.Full).Training;
+        FlopsPerToken = RunMtp ? flops.Total : flops.Main.Total;
     }
 
     private bool RunMtp => Options.Loss.MtpLambda > 0 && Model.Mtp.Length > 0;
@@ -87,7 +93,7 @@ public sealed class Trainer
             LearningRate = lr,
             GradNorm = norm,
             TokensPerSecond = tokensPerSecond,
-            Mfu = PeakFlops > 0 ? tokensPerSecond * FlopsPerToken / PeakFlops : 0,
+            Mfu = Utilisation?.Observe(tokensPerSecond * FlopsPerToken) ?? 0,
             ElapsedSeconds = _elapsedBefore,
             MoeLayers = balance.Select(b => b.Layer).ToArray(),
             MaxVio = balance.Select(b => b.MaxVio).ToArray(),

@@ -25,7 +25,10 @@ public sealed record TrainingOptions
     public string DataPath { get; init; } = "";
     /// <summary>DataPath is chat JSONL (<c>--chat</c>, <see cref="Data.ChatDataset"/>): loss on the assistant's tokens only.</summary>
     public bool ChatData { get; init; }
-    /// <summary>Peak float32 GFLOP/s of this machine for the utilisation figure (0: measured with a GEMM at start).</summary>
+    /// <summary>
+    /// Float32 GFLOP/s to measure MFU against (0: measured with GEMMs at start, <see cref="GemmPeak"/>); a step that
+    /// runs faster raises the peak (<see cref="MfuMeter"/>).
+    /// </summary>
     public double PeakGflops { get; init; }
 
     public void Validate()
@@ -36,6 +39,7 @@ public sealed record TrainingOptions
         if (!(BiasUpdateSpeed >= 0)) throw new InvalidInputException($"--bias-update-speed must be 0 or more, got {BiasUpdateSpeed}.");
         if (EvalEvery < 0 || SaveEvery < 0) throw new InvalidInputException("--eval-every and --save-every must be 0 or more.");
         if (KeepCheckpoints < 1) throw new InvalidInputException($"--keep must be at least 1, got {KeepCheckpoints}.");
+        if (!(PeakGflops >= 0) || double.IsInfinity(PeakGflops)) throw new InvalidInputException($"--peak-gflops must be positive, got {PeakGflops}.");
         if (string.IsNullOrEmpty(DataPath)) throw new InvalidInputException("A training run needs --data or --chat.");
         Schedule.Validate();
         Optimizer.Validate();

@@ -63,4 +63,25 @@ public class TrainCommandTests : IDisposable
         Assert.Equal(1, notEmpty.Code);
         Assert.Contains("is not empty", notEmpty.Err);
     }
+
+    [Fact]
+    public void MfuIsReportedAgainstPeakGflopsAndNeverAbove100Percent()
+    {
+        var g = new GoldenCase("v3_yarn_f32");
+        var run = Path.Combine(_tmp, "mfu");
+        // 1 MFLOP/s: far below what any step achieves, so the steps raise the peak and read at most 100%.
+        var (code, _, stderr) = CliTestHost.Run("train", "--init-from", g.Dir, "--data", Path.Combine(g.Dir, "grads.json"), "--out", run,
+            "--steps", "3", "--batch-size", "1", "--eval-every", "0", "--threads", "2", "--peak-gflops", "0.001");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("against 0.001 GFLOP/s (given;", stderr);
+        var mfus = System.Text.RegularExpressions.Regex.Matches(stderr, @"MFU (\d+\.\d) ?%").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(3, mfus.Count);
+        Assert.All(mfus, m => Assert.InRange(m, 0.1, 100));
+        Assert.Contains("\"PeakGflops\": 0.001", File.ReadAllText(Path.Combine(run, "run.json")));   // kept for --resume
+        var negative = CliTestHost.Run("train", "--init-from", g.Dir, "--data", Path.Combine(g.Dir, "grads.json"), "--out", Path.Combine(_tmp, "neg"),
+            "--peak-gflops", "-5");
+        Assert.Equal(1, negative.Code);
+        Assert.Contains("--peak-gflops must be positive", negative.Err);
+        Assert.False(Directory.Exists(Path.Combine(_tmp, "neg")));
+    }
 }
