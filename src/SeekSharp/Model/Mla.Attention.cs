@@ -25,55 +25,37 @@ public sealed partial class Mla
     /// softmax, o_h = P·v_h. probs [B, n_h, T, S] receives the probabilities when not empty.
     /// </summary>
     private void AttendNaive(ForwardContext ctx, Tensor q, Tensor kvb, Tensor kr, Tensor o, int batches, int t, int s,
-        int qStart, int kStart, Tensor probs)
-    {
-        var job = NaiveJob.ForThisThread();
-        job.Set(ctx.Pool, this, q, kvb, kr, o, t, s, qStart, kStart, probs);
-        ctx.Pool.For(batches * _nh, job);
-        job.Clear();
-    }
+        int qStart, int kStart, Tensor probs) =>
+        ctx.Pool.For(batches * _nh, new NaiveAttention(ctx.Pool, this, q, kvb, kr, o, t, s, qStart, kStart, probs));
 
-    private sealed class NaiveJob : ParallelWork
+    private readonly struct NaiveAttention(WorkerPool pool, Mla m, Tensor q, Tensor kvb, Tensor kr, Tensor o, int t, int s,
+        int qStart, int kStart, Tensor probs) : IParallelJob
     {
-        [ThreadStatic] private static NaiveJob? t_job;
         [ThreadStatic] private static float[]? t_scores;
-        public static NaiveJob ForThisThread() => t_job ??= new NaiveJob();
 
-        private WorkerPool _pool = null!;
-        private Mla _m = null!;
-        private Tensor _q, _kvb, _kr, _o, _probs;
-        private int _t, _s, _qStart, _kStart;
-
-        public void Set(WorkerPool pool, Mla m, Tensor q, Tensor kvb, Tensor kr, Tensor o, int t, int s, int qStart, int kStart, Tensor probs)
+        public void Execute(int index)
         {
-            (_pool, _m, _q, _kvb, _kr, _o, _t, _s, _qStart, _kStart, _probs) = (pool, m, q, kvb, kr, o, t, s, qStart, kStart, probs);
-        }
-
-        public void Clear() { _pool = null!; _m = null!; _q = _kvb = _kr = _o = _probs = default; }
-
-        public override void Execute(int index)
-        {
-            var m = _m;
-            int b = index / m._nh, h = index % m._nh;
-            int ldq = m._nh * m._dqk, ldkv = m._nh * (m._dn + m._dv), ldo = m._nh * m._dv;
-            Span<float> scores;
-            if (!_probs.IsEmpty) scores = _probs[b][h].Span;                       // [T, S]
+            int b = index / m._nh, h = index % m._nh, dn = m._dn, dr = m._dr, dv = m._dv;
+            // This sequence's rows and this head's columns: q_h = [q^C_h, q^R_h], kv_h = [k^C_h, v_h], k^R shared.
+            var qh = q.Matrix.Block(b * t, t, h * m._dqk, m._dqk);                 // [T, d_n + d_r]
+            var kvh = kvb.Matrix.Block(b * s, s, h * (dn + dv), dn + dv);         // [S, d_n + d_v]
+            var kR = kr.Matrix.RowRange(b * s, s);                                // [S, d_r]
+            var oh = o.Matrix.Block(b * t, t, h * dv, dv);                        // [T, d_v]
+            MatrixView scores;                                                    // [T, S]
+            if (!probs.IsEmpty) scores = probs[b][h].Reshape(t, s).Matrix;
             else
             {
-                if (t_scores is null || t_scores.Length < _t * _s) t_scores = new float[_t * _s];
-                scores = t_scores.AsSpan(0, _t * _s);
+                if (t_scores is null || t_scores.Length < t * s) t_scores = new float[t * s];
+                scores = new MatrixView(t_scores, 0, t, s, s);
             }
-            var qb = _q.Span[(b * _t * ldq)..];
-            var kvbb = _kvb.Span[(b * _s * ldkv)..];
-            var krb = _kr.Span[(b * _s * m._dr)..];
-            var pool = _pool; // nested inside a pool job this runs inline; alone (one job) it may use the pool
-            Gemm.Multiply(pool, _t, _s, m._dn, qb[(h * m._dqk)..], ldq, false, kvbb[(h * (m._dn + m._dv))..], ldkv, true, scores, _s);
-            Gemm.Multiply(pool, _t, _s, m._dr, qb[(h * m._dqk + m._dn)..], ldq, false, krb, m._dr, true, scores, _s, accumulate: true);
+            // Nested inside a pool job these products run inline; alone (one job) they may use the pool.
+            Gemm.Multiply(pool, qh.ColumnRange(0, dn), kvh.ColumnRange(0, dn).T, scores);                 // q^C·k^Cᵀ
+            Gemm.Multiply(pool, qh.ColumnRange(dn, dr), kR.T, scores, accumulate: true);                   // + q^R·k^Rᵀ
             float scale = m.Rope.SoftmaxScale;
-            for (int i = 0; i < _t; i++)
-                MaskedSoftmax(scores.Slice(i * _s, _s), VisibleKeys(i, _qStart, _kStart, _s), scale);
-            Gemm.Multiply(pool, _t, m._dv, _s, scores, _s, false, kvbb[(h * (m._dn + m._dv) + m._dn)..], ldkv, false,
-                _o.Span[(b * _t * ldo + h * m._dv)..], ldo);
+            var rows = scores.Buffer.AsSpan(scores.Offset, t * s);
+            for (int i = 0; i < t; i++)
+                MaskedSoftmax(rows.Slice(i * s, s), VisibleKeys(i, qStart, kStart, s), scale);
+            Gemm.Multiply(pool, scores, kvh.ColumnRange(dn, dv), oh);                                      // o_h = P·v_h
         }
     }
 
@@ -93,64 +75,43 @@ public sealed partial class Mla
         int s = c.Rows, rows = t * _nh;
         var qt = arena.AllocateUninitialized(new TensorShape(rows, _dc));       // [T·n_h, d_c], row t·n_h + h
         var qRope = arena.AllocateUninitialized(new TensorShape(rows, _dr));    // [T·n_h, d_r]
-        var job = AbsorbedJob.ForThisThread();
-        job.SetAbsorbQuery(ctx.Pool, this, q, qt, qRope, t);
-        ctx.Pool.For(_nh, job);
+        ctx.Pool.For(_nh, new AbsorbQuery(ctx.Pool, this, q, qt, qRope, t));
 
         var scores = arena.AllocateUninitialized(new TensorShape(_nh, s));      // [n_h, S] for one query
         var cHat = arena.AllocateUninitialized(new TensorShape(rows, _dc));     // [T·n_h, d_c]
         float scale = Rope.SoftmaxScale;
         for (int i = 0; i < t; i++)
         {
-            var qi = qt.Slice(i * _nh, _nh);
-            var qri = qRope.Slice(i * _nh, _nh);
-            Gemm.Multiply(ctx.Pool, _nh, s, _dc, qi.Span, _dc, false, c.Span, _dc, true, scores.Span, s);
-            Gemm.Multiply(ctx.Pool, _nh, s, _dr, qri.Span, _dr, false, kr.Span, _dr, true, scores.Span, s, accumulate: true);
+            var qi = qt.Slice(i * _nh, _nh).Matrix;                             // [n_h, d_c] q̃ of query i
+            var qri = qRope.Slice(i * _nh, _nh).Matrix;                         // [n_h, d_r]
+            Gemm.Multiply(ctx.Pool, qi, c.Matrix.T, scores.Matrix);
+            Gemm.Multiply(ctx.Pool, qri, kr.Matrix.T, scores.Matrix, accumulate: true);
             int visible = VisibleKeys(i, qStart, kStart, s);
             for (int h = 0; h < _nh; h++) MaskedSoftmax(scores.Row(h), visible, scale);
-            Gemm.Multiply(ctx.Pool, _nh, _dc, s, scores.Span, s, false, c.Span, _dc, false, cHat.Slice(i * _nh, _nh).Span, _dc);
+            Gemm.Multiply(ctx.Pool, scores.Matrix, c.Matrix, cHat.Slice(i * _nh, _nh).Matrix);          // ĉ = P·c
         }
 
-        job.SetAbsorbOutput(ctx.Pool, this, cHat, o, t);
-        ctx.Pool.For(_nh, job);
-        job.Clear();
+        ctx.Pool.For(_nh, new AbsorbOutput(ctx.Pool, this, cHat, o, t));
     }
 
-    private sealed class AbsorbedJob : ParallelWork
+    // q̃[t, h, :] = q^C[t, h, :] · W^UK_h   (W^UK_h = kv_b rows h·(d_n+d_v) .. +d_n, [d_n, d_c]); q^R copied beside it.
+    private readonly struct AbsorbQuery(WorkerPool pool, Mla m, Tensor q, Tensor qt, Tensor qRope, int t) : IParallelJob
     {
-        [ThreadStatic] private static AbsorbedJob? t_job;
-        public static AbsorbedJob ForThisThread() => t_job ??= new AbsorbedJob();
-
-        private WorkerPool _pool = null!;
-        private Mla _m = null!;
-        private Tensor _a, _b, _c;
-        private int _t;
-        private bool _output;
-
-        public void SetAbsorbQuery(WorkerPool pool, Mla m, Tensor q, Tensor qt, Tensor qRope, int t) { (_pool, _m, _a, _b, _c, _t, _output) = (pool, m, q, qt, qRope, t, false); }
-        public void SetAbsorbOutput(WorkerPool pool, Mla m, Tensor cHat, Tensor o, int t) { (_pool, _m, _a, _b, _c, _t, _output) = (pool, m, cHat, o, default, t, true); }
-        public void Clear() { _pool = null!; _m = null!; _a = _b = _c = default; }
-
-        public override void Execute(int h)
+        public void Execute(int h)
         {
-            var m = _m;
-            var pool = _pool;
-            int rowsPerHead = m._dn + m._dv;
-            if (!_output)
-            {
-                // q̃[t, h, :] = q^C[t, h, :] · W^UK_h   (W^UK_h = kv_b rows h·(d_n+d_v) .. +d_n, [d_n, d_c])
-                int ldq = m._nh * m._dqk;
-                Linear.MultiplyRows(pool, _t, _a.Span[(h * m._dqk)..], ldq, m.KvBProj, h * rowsPerHead, m._dn, asTransposed: false,
-                    _b.Span[(h * m._dc)..], m._nh * m._dc);
-                for (int i = 0; i < _t; i++)
-                    _a.Row(i).Slice(h * m._dqk + m._dn, m._dr).CopyTo(_c.Row(i * m._nh + h));
-            }
-            else
-            {
-                // o[t, h, :] = ĉ[t, h, :] · W^UV_hᵀ   (W^UV_h = kv_b rows h·(d_n+d_v)+d_n .. +d_v, [d_v, d_c])
-                Linear.MultiplyRows(pool, _t, _a.Span[(h * m._dc)..], m._nh * m._dc, m.KvBProj, h * rowsPerHead + m._dn, m._dv, asTransposed: true,
-                    _b.Span[(h * m._dv)..], m._nh * m._dv);
-            }
+            int ldq = m._nh * m._dqk;
+            Linear.MultiplyRows(pool, t, q.Span[(h * m._dqk)..], ldq, m.KvBProj, h * (m._dn + m._dv), m._dn, asTransposed: false,
+                qt.Span[(h * m._dc)..], m._nh * m._dc);
+            for (int i = 0; i < t; i++)
+                q.Row(i).Slice(h * m._dqk + m._dn, m._dr).CopyTo(qRope.Row(i * m._nh + h));
         }
+    }
+
+    // o[t, h, :] = ĉ[t, h, :] · W^UV_hᵀ   (W^UV_h = kv_b rows h·(d_n+d_v)+d_n .. +d_v, [d_v, d_c]).
+    private readonly struct AbsorbOutput(WorkerPool pool, Mla m, Tensor cHat, Tensor o, int t) : IParallelJob
+    {
+        public void Execute(int h) =>
+            Linear.MultiplyRows(pool, t, cHat.Span[(h * m._dc)..], m._nh * m._dc, m.KvBProj, h * (m._dn + m._dv) + m._dn, m._dv, asTransposed: true,
+                o.Span[(h * m._dv)..], m._nh * m._dv);
     }
 }

@@ -27,10 +27,7 @@ public sealed partial class Mla
         var dq = arena.AllocateUninitialized(new TensorShape(n, _nh * _dqk));             // [N, n_h·d_qk]
         var dkvb = arena.AllocateUninitialized(new TensorShape(n, _nh * (_dn + _dv)));    // [N, n_h·(d_n+d_v)]
         var dkrHeads = arena.AllocateUninitialized(new TensorShape(_nh, n, _dr));         // [n_h, N, d_r]
-        var job = AttentionBackwardJob.ForThisThread();
-        job.Set(pool, this, act, dO, dq, dkvb, dkrHeads, t);
-        pool.For(batch.Batch * _nh, job);
-        job.Clear();
+        pool.For(batch.Batch * _nh, new AttentionBackward(pool, this, act, dO, dq, dkvb, dkrHeads, t));
         var dkr = arena.Allocate(new TensorShape(n, _dr));                                // [N, d_r] = Σ_h (fixed order)
         for (int h = 0; h < _nh; h++) VectorOps.Add(dkrHeads[h].Span, dkr.Span);
 
@@ -77,55 +74,43 @@ public sealed partial class Mla
     /// dQ = dS·K, dK = dSᵀ·Q, split into the nope part (per head) and the rope part (shared key: one buffer per head,
     /// summed afterwards in head order so the result does not depend on scheduling).
     /// </summary>
-    private sealed class AttentionBackwardJob : ParallelWork
+    private readonly struct AttentionBackward(WorkerPool pool, Mla m, Activations act, Tensor dO, Tensor dq, Tensor dkvb, Tensor dkrHeads, int t)
+        : IParallelJob
     {
-        [ThreadStatic] private static AttentionBackwardJob? t_job;
         [ThreadStatic] private static float[]? t_dp;
-        public static AttentionBackwardJob ForThisThread() => t_job ??= new AttentionBackwardJob();
 
-        private WorkerPool _pool = null!;
-        private Mla _m = null!;
-        private Activations _act = null!;
-        private Tensor _dO, _dq, _dkvb, _dkrHeads;
-        private int _t;
-
-        public void Set(WorkerPool pool, Mla m, Activations act, Tensor dO, Tensor dq, Tensor dkvb, Tensor dkrHeads, int t) =>
-            (_pool, _m, _act, _dO, _dq, _dkvb, _dkrHeads, _t) = (pool, m, act, dO, dq, dkvb, dkrHeads, t);
-
-        public void Clear() { _pool = null!; _m = null!; _act = null!; _dO = _dq = _dkvb = _dkrHeads = default; }
-
-        public override void Execute(int index)
+        public void Execute(int index)
         {
-            var m = _m;
-            int b = index / m._nh, h = index % m._nh, t = _t;
-            int ldq = m._nh * m._dqk, ldkv = m._nh * (m._dn + m._dv), ldo = m._nh * m._dv;
-            int kOff = h * (m._dn + m._dv), vOff = kOff + m._dn;
-            var p = _act.Probs[b][h].Span;                                   // [T, T]
+            int b = index / m._nh, h = index % m._nh, dn = m._dn, dr = m._dr, dv = m._dv;
+            // This sequence's rows, this head's columns: q_h = [q^C, q^R], kv_h = [k^C, v], the shared k^R.
+            var p = act.Probs[b][h].Reshape(t, t).Matrix;                           // [T, T]
+            var qh = act.Q.Matrix.Block(b * t, t, h * m._dqk, m._dqk);              // [T, d_n + d_r]
+            var dqh = dq.Matrix.Block(b * t, t, h * m._dqk, m._dqk);
+            var kvh = act.Kvb.Matrix.Block(b * t, t, h * (dn + dv), dn + dv);      // [T, d_n + d_v]
+            var dkvh = dkvb.Matrix.Block(b * t, t, h * (dn + dv), dn + dv);
+            var kR = act.Kr.Matrix.RowRange(b * t, t);                              // [T, d_r]
+            var dkR = dkrHeads[h].Matrix.RowRange(b * t, t);                        // [T, d_r], this head's share
+            var dOh = dO.Matrix.Block(b * t, t, h * dv, dv);                        // [T, d_v]
+            var (qC, qR, kC, v) = (qh.ColumnRange(0, dn), qh.ColumnRange(dn, dr), kvh.ColumnRange(0, dn), kvh.ColumnRange(dn, dv));
             if (t_dp is null || t_dp.Length < t * t) t_dp = new float[t * t];
-            var dp = t_dp.AsSpan(0, t * t);                                  // [T, T]
-            var pool = _pool;
-            var dO = _dO.Span[(b * t * ldo + h * m._dv)..];
-            var kvb = _act.Kvb.Span[(b * t * ldkv)..];
-            var dkvb = _dkvb.Span[(b * t * ldkv)..];
-            var q = _act.Q.Span[(b * t * ldq + h * m._dqk)..];
-            var dq = _dq.Span[(b * t * ldq + h * m._dqk)..];
-            var kr = _act.Kr.Span[(b * t * m._dr)..];
-            var dkr = _dkrHeads[h].Span[(b * t * m._dr)..];
+            var dp = new MatrixView(t_dp, 0, t, t, t);                              // [T, T]
 
-            Gemm.Multiply(pool, t, t, m._dv, dO, ldo, false, kvb[vOff..], ldkv, true, dp, t);                 // dP = dO·Vᵀ
-            Gemm.Multiply(pool, t, m._dv, t, p, t, true, dO, ldo, false, dkvb[vOff..], ldkv);                   // dV = Pᵀ·dO
+            Gemm.Multiply(pool, dOh, v.T, dp);                                      // dP = dO·Vᵀ
+            Gemm.Multiply(pool, p.T, dOh, dkvh.ColumnRange(dn, dv));                // dV = Pᵀ·dO
             float scale = m.Rope.SoftmaxScale;
+            var pRows = p.Buffer.AsSpan(p.Offset, t * t);
+            var dpRows = t_dp.AsSpan(0, t * t);
             for (int i = 0; i < t; i++)
             {
-                var pr = p.Slice(i * t, t);
-                var dpr = dp.Slice(i * t, t);
+                var pr = pRows.Slice(i * t, t);
+                var dpr = dpRows.Slice(i * t, t);
                 float dot = VectorOps.Dot(pr, dpr);
-                for (int s = 0; s < t; s++) dpr[s] = pr[s] * (dpr[s] - dot) * scale;                     // dS
+                for (int s = 0; s < t; s++) dpr[s] = pr[s] * (dpr[s] - dot) * scale;   // dS = σ·P⊙(dP − rowsum(P⊙dP))
             }
-            Gemm.Multiply(pool, t, m._dn, t, dp, t, false, kvb[kOff..], ldkv, false, dq, ldq);                 // dQ^C = dS·K^C
-            Gemm.Multiply(pool, t, m._dr, t, dp, t, false, kr, m._dr, false, dq[m._dn..], ldq);                // dQ^R = dS·K^R
-            Gemm.Multiply(pool, t, m._dn, t, dp, t, true, q, ldq, false, dkvb[kOff..], ldkv);                  // dK^C = dSᵀ·Q^C
-            Gemm.Multiply(pool, t, m._dr, t, dp, t, true, q[m._dn..], ldq, false, dkr, m._dr);                 // dK^R_h = dSᵀ·Q^R
+            Gemm.Multiply(pool, dp, kC, dqh.ColumnRange(0, dn));                    // dQ^C = dS·K^C
+            Gemm.Multiply(pool, dp, kR, dqh.ColumnRange(dn, dr));                   // dQ^R = dS·K^R
+            Gemm.Multiply(pool, dp.T, qC, dkvh.ColumnRange(0, dn));                 // dK^C = dSᵀ·Q^C
+            Gemm.Multiply(pool, dp.T, qR, dkR);                                     // dK^R_h = dSᵀ·Q^R
         }
     }
 }

@@ -85,8 +85,8 @@ public sealed class Moe
     private void ForwardSmall(ForwardContext ctx, Tensor u, Tensor y, Activations state)
     {
         int d = u.Cols, k = Router.ExpertsPerToken;
-        var job = SmallBatchJob.ForThisThread();
-        job.Reset(ctx.Pool);
+        var job = ExpertBatch.ForThisThread();
+        job.Reset();
         for (int e = 0; e < Experts.Length; e++)
         {
             int count = state.Counts[e];
@@ -105,7 +105,7 @@ public sealed class Moe
             shared = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
             job.Add(Shared, u, shared, ctx.Arena.AllocateUninitialized(new TensorShape(n, inter)), ctx.Arena.AllocateUninitialized(new TensorShape(n, inter)));
         }
-        ctx.Pool.For(job.Count, job);
+        ctx.Pool.For(job.Count, new RunExperts(ctx.Pool, job.Items));
         job.Clear();
         var weights = state.Routing.Weights;
         for (int e = 0; e < Experts.Length; e++)
@@ -120,22 +120,24 @@ public sealed class Moe
         if (!shared.IsEmpty) VectorOps.Add(shared.Span, y.Span);
     }
 
-    private sealed class SmallBatchJob : ParallelWork
+    // The experts of a small batch, one (expert, its tokens) per index; each multiplies on the thread that runs it.
+    private sealed class ExpertBatch
     {
-        [ThreadStatic] private static SmallBatchJob? t_job;
-        public static SmallBatchJob ForThisThread() => t_job ??= new SmallBatchJob();
-        private readonly List<(Mlp Mlp, Tensor X, Tensor Y, Tensor G, Tensor U)> _items = new();
-        private WorkerPool _pool = null!;
+        [ThreadStatic] private static ExpertBatch? t_batch;
+        public static ExpertBatch ForThisThread() => t_batch ??= new ExpertBatch();
+        public readonly List<(Mlp Mlp, Tensor X, Tensor Y, Tensor G, Tensor U)> Items = new();
+        public int Count => Items.Count;
+        public void Reset() => Items.Clear();
+        public void Add(Mlp mlp, Tensor x, Tensor y, Tensor g, Tensor u) => Items.Add((mlp, x, y, g, u));
+        public void Clear() => Items.Clear();
+    }
 
-        public int Count => _items.Count;
-        public void Reset(WorkerPool pool) { _items.Clear(); _pool = pool; }
-        public void Add(Mlp mlp, Tensor x, Tensor y, Tensor g, Tensor u) => _items.Add((mlp, x, y, g, u));
-        public void Clear() { _items.Clear(); _pool = null!; }
-
-        public override void Execute(int index)
+    private readonly struct RunExperts(WorkerPool pool, List<(Mlp Mlp, Tensor X, Tensor Y, Tensor G, Tensor U)> items) : IParallelJob
+    {
+        public void Execute(int index)
         {
-            var (mlp, x, y, g, u) = _items[index];
-            mlp.Forward(_pool, x, y, g, u, g);     // nested in a pool job: runs on this thread
+            var (mlp, x, y, g, u) = items[index];
+            mlp.Forward(pool, x, y, g, u, g);     // nested in a pool job: runs on this thread
         }
     }
 

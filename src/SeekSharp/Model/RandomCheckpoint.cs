@@ -93,7 +93,7 @@ public static class RandomCheckpoint
     }
 
     // Generates and quantises a band of rows at a time in parallel (each row its own stream), then hands out its bytes.
-    private sealed class RowBand(string stream, QuantType type, int rows, int cols, int rowBytes, ulong seed, float std) : ParallelWork
+    private sealed class RowBand(string stream, QuantType type, int rows, int cols, int rowBytes, ulong seed, float std)
     {
         private const int BandBytes = 4 << 20;
         private readonly int _bandRows = Math.Max(1, BandBytes / rowBytes);
@@ -111,7 +111,7 @@ public static class RandomCheckpoint
                 {
                     _bytes ??= new byte[(long)_bandRows * rowBytes];
                     _bandStart = row;
-                    pool.For(Math.Min(_bandRows, rows - row), this);
+                    pool.For(Math.Min(_bandRows, rows - row), new GenerateRow(this));
                 }
                 long offset = position - (long)_bandStart * rowBytes;
                 int count = (int)Math.Min(chunk.Length - i, (long)Math.Min(_bandRows, rows - _bandStart) * rowBytes - offset);
@@ -121,7 +121,12 @@ public static class RandomCheckpoint
             if (firstByte + chunk.Length == (long)rows * rowBytes) { _bytes = null; _bandStart = -1; }
         }
 
-        public override void Execute(int index)
+        private readonly struct GenerateRow(RowBand band) : IParallelJob
+        {
+            public void Execute(int index) => band.Generate(index);
+        }
+
+        private void Generate(int index)
         {
             int row = _bandStart + index;
             var rng = Rng.ForStream(seed, $"{stream}#row{row}");

@@ -79,6 +79,9 @@ public readonly struct Tensor
     public Tensor Reshape(int d0, int d1) => Reshape(new TensorShape(d0, d1));
     public Tensor Reshape(int d0, int d1, int d2) => Reshape(new TensorShape(d0, d1, d2));
 
+    /// <summary>This 2-D tensor as a strided matrix view (rows × cols, leading dimension cols).</summary>
+    public MatrixView Matrix => new(Buffer, Offset, Rows, Cols, Cols);
+
     public void Clear() => Span.Clear();
     public void CopyTo(Tensor destination)
     {

@@ -12,6 +12,16 @@ public abstract class ParallelWork
 }
 
 /// <summary>
+/// A parallel loop body as a small struct (its fields are the loop's inputs), run by <see cref="WorkerPool.For{TJob}"/>.
+/// <see cref="Execute"/> runs on several threads at once on the same value, so it must not change the struct's fields;
+/// per-thread scratch goes in [ThreadStatic] statics.
+/// </summary>
+public interface IParallelJob
+{
+    void Execute(int index);
+}
+
+/// <summary>
 /// A persistent pool of worker threads sized to the cores. The calling thread takes part in every job,
 /// so a pool of N threads starts N−1 workers. Workers spin briefly between jobs (decode issues hundreds of
 /// small jobs per token) and then sleep on a monitor.
@@ -67,6 +77,34 @@ public sealed class WorkerPool : IDisposable
     internal void SetGeneration(int generation)
     {
         lock (_jobLock) Interlocked.Exchange(ref _generation, generation & 0xFFFFFF);
+    }
+
+    /// <summary>
+    /// Runs <c>job.Execute(i)</c> for every i in [0, count) across the pool and returns when all are done. The job is a
+    /// struct: no class per loop, and nothing allocated once each job type has run on the calling thread.
+    /// </summary>
+    public void For<TJob>(int count, in TJob job) where TJob : struct, IParallelJob
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (count <= 0) return;
+        if (count == 1 || _workers.Length == 0 || t_running is not null)
+        {
+            for (int i = 0; i < count; i++) job.Execute(i);
+            return;
+        }
+        var holder = JobHolder<TJob>.ForThisThread();
+        holder.Job = job;
+        try { For(count, holder); }
+        finally { holder.Job = default; }
+    }
+
+    // Carries a struct job to the workers; one per job type and calling thread, so dispatching allocates nothing.
+    private sealed class JobHolder<TJob> : ParallelWork where TJob : struct, IParallelJob
+    {
+        [ThreadStatic] private static JobHolder<TJob>? t_holder;
+        public static JobHolder<TJob> ForThisThread() => t_holder ??= new JobHolder<TJob>();
+        public TJob Job;
+        public override void Execute(int index) => Job.Execute(index);
     }
 
     /// <summary>Runs <c>work.Execute(i)</c> for every i in [0, count) across the pool and returns when all are done.</summary>

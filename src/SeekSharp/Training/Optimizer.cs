@@ -13,7 +13,7 @@ public sealed class Optimizer
 {
     private readonly List<Parameter> _params;
     private readonly float[][] _m, _v;
-    private readonly UpdateJob _job = new();
+    private readonly List<(int Param, int Start, int Length)> _chunks = new();   // the update's work items
 
     public OptimizerOptions Options { get; }
     /// <summary>Optimiser steps taken (the t of Adam's bias correction).</summary>
@@ -51,38 +51,23 @@ public sealed class Optimizer
         if (!double.IsFinite(norm)) throw new TrainingDivergedException($"The gradient norm is {norm} at step {StepCount + 1}.");
         float clip = Options.GradClip > 0 && norm > Options.GradClip ? (float)(Options.GradClip / norm) : 1f;
         StepCount++;
-        _job.Prepare(this, (float)lr, clip);
-        pool.For(_job.Chunks, _job);
+        if (_chunks.Count == 0)
+            for (int i = 0; i < _params.Count; i++)
+                for (int s = 0; s < _params[i].Size; s += UpdateChunk)
+                    _chunks.Add((i, s, Math.Min(UpdateChunk, _params[i].Size - s)));
+        var opt = Options;
+        pool.For(_chunks.Count, new Update(this, _chunks, (float)lr, clip, (float)opt.Beta1, (float)opt.Beta2, (float)opt.Epsilon,
+            (float)opt.WeightDecay, (float)(1 - Math.Pow(opt.Beta1, StepCount)), (float)(1 - Math.Pow(opt.Beta2, StepCount))));
         return norm;
     }
 
-    private sealed class UpdateJob : ParallelWork
+    private const int UpdateChunk = 1 << 16;
+
+    // One chunk of one parameter: SGD, or AdamW with bias corrections c1 = 1 − β1^t, c2 = 1 − β2^t.
+    private readonly struct Update(Optimizer _o, List<(int Param, int Start, int Length)> _chunks, float _lr, float _clip,
+        float _b1, float _b2, float _eps, float _wd, float _c1, float _c2) : IParallelJob
     {
-        private const int ChunkSize = 1 << 16;
-        private readonly List<(int Param, int Start, int Length)> _chunks = new();
-        private Optimizer _o = null!;
-        private float _lr, _clip, _b1, _b2, _eps, _wd, _c1, _c2;
-
-        public int Chunks => _chunks.Count;
-
-        public void Prepare(Optimizer o, float lr, float clip)
-        {
-            if (!ReferenceEquals(_o, o))
-            {
-                _chunks.Clear();
-                for (int i = 0; i < o._params.Count; i++)
-                    for (int s = 0; s < o._params[i].Size; s += ChunkSize)
-                        _chunks.Add((i, s, Math.Min(ChunkSize, o._params[i].Size - s)));
-            }
-            _o = o;
-            (_lr, _clip) = (lr, clip);
-            var opt = o.Options;
-            (_b1, _b2, _eps, _wd) = ((float)opt.Beta1, (float)opt.Beta2, (float)opt.Epsilon, (float)opt.WeightDecay);
-            _c1 = (float)(1 - Math.Pow(opt.Beta1, o.StepCount));
-            _c2 = (float)(1 - Math.Pow(opt.Beta2, o.StepCount));
-        }
-
-        public override void Execute(int index)
+        public void Execute(int index)
         {
             var (pi, start, length) = _chunks[index];
             var p = _o._params[pi];

@@ -91,7 +91,6 @@ public static class TrainingLoss
     private static (double Mean, int Scored) CrossEntropy(ForwardContext ctx, Tensor logits, Tensor dLogits, ReadOnlySpan<int> tokens,
         ReadOnlySpan<byte> targetMask, int batch, int rows, int seqLen, int offset, int scoredRows, double weight)
     {
-        var job = CrossEntropyJob.ForThisThread();
         var targets = new int[batch * rows];
         int scored = 0;
         for (int b = 0; b < batch; b++)
@@ -103,28 +102,16 @@ public static class TrainingLoss
                 if (target) scored++;
             }
         var losses = new double[batch * rows];
-        job.Set(logits, dLogits, targets, losses, scored == 0 ? 0f : (float)(weight / scored));
-        ctx.Pool.For(batch * rows, job);
-        job.Clear();
+        ctx.Pool.For(batch * rows, new CrossEntropyRows(logits, dLogits, targets, losses, scored == 0 ? 0f : (float)(weight / scored)));
         double sum = 0;
         foreach (var l in losses) sum += l;
         return (scored == 0 ? 0 : sum / scored, scored);
     }
 
-    private sealed class CrossEntropyJob : ParallelWork
+    // Row `row`: its loss, and (when dLogits is given) ∂L/∂logits = scale·(softmax − onehot), zero for rows not scored.
+    private readonly struct CrossEntropyRows(Tensor _logits, Tensor _dLogits, int[] _targets, double[] _losses, float _scale) : IParallelJob
     {
-        [ThreadStatic] private static CrossEntropyJob? t_job;
-        public static CrossEntropyJob ForThisThread() => t_job ??= new CrossEntropyJob();
-        private Tensor _logits, _dLogits;
-        private int[] _targets = null!;
-        private double[] _losses = null!;
-        private float _scale;
-
-        public void Set(Tensor logits, Tensor dLogits, int[] targets, double[] losses, float scale) =>
-            (_logits, _dLogits, _targets, _losses, _scale) = (logits, dLogits, targets, losses, scale);
-        public void Clear() { _logits = _dLogits = default; _targets = null!; _losses = null!; }
-
-        public override void Execute(int row)
+        public void Execute(int row)
         {
             int target = _targets[row];
             bool grads = !_dLogits.IsEmpty;

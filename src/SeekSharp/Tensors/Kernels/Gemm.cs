@@ -27,6 +27,18 @@ public static unsafe class Gemm
     private const int PanelsPerItem = 8;     // NR-panels of B per compute work item
     private const int SkinnyMaxM = 4;
 
+    /// <summary>
+    /// c[m, n] (+)= a[m, k] · b[k, n] on strided views (a transposed operand is a view's <see cref="MatrixView.T"/>):
+    /// the form the attention kernels use, <c>Multiply(pool, q, k.T, scores)</c>.
+    /// </summary>
+    public static void Multiply(WorkerPool pool, MatrixView a, MatrixView b, MatrixView c, bool accumulate = false)
+    {
+        if (c.Transposed) throw new ArgumentException("The result of a product must be an untransposed view.", nameof(c));
+        if (a.Cols != b.Rows || a.Rows != c.Rows || b.Cols != c.Cols)
+            throw new ArgumentException($"a {a} · b {b} → c {c} does not fit.");
+        Multiply(pool, a.Rows, b.Cols, a.Cols, a.Storage, a.Ld, a.Transposed, b.Storage, b.Ld, b.Transposed, c.Storage, c.Ld, accumulate);
+    }
+
     /// <summary>C = op(A)·op(B) (+ C) with float32 B.</summary>
     public static void Multiply(WorkerPool pool, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, bool transA,

@@ -89,14 +89,14 @@ public sealed unsafe class QuantizedMatrix
         {
             var work = new QuantizeRows(matrix, w);
             if (pool is null) for (int r = 0; r < rows; r++) work.Execute(r);
-            else pool.For(rows, work);
+            else pool.For(rows, in work);
         }
         return matrix;
     }
 
-    private sealed class QuantizeRows(QuantizedMatrix matrix, float* weights) : ParallelWork
+    private readonly struct QuantizeRows(QuantizedMatrix matrix, float* weights) : IParallelJob
     {
-        public override void Execute(int row)
+        public void Execute(int row)
         {
             int cols = matrix.Cols, blockBytes = matrix.Type.BlockBytes();
             var source = new ReadOnlySpan<float>(weights + (long)row * cols, cols);

@@ -99,26 +99,20 @@ public sealed unsafe class Fp8BlockWeight : WeightMatrix
         {
             // y[m, Cols] (+)= x[m, rowCount] · R sums over the rows: widen them all (a per-head block of kv_b_proj) and
             // multiply once.
-            var rows = Band.Scratch(rowCount * Cols);
+            var rows = Band.Scratch(rowCount * Cols);   // this thread's
             for (int r = 0; r < rowCount; r++) ReadRow(rowStart + r, rows.AsSpan(r * Cols, Cols));
             MultiplyDequantizedRows(pool, m, x, ldx, rows.AsSpan(0, rowCount * Cols), rowCount, Cols, asTransposed: false, y, ldy, accumulate);
             return;
         }
         fixed (float* px = x) fixed (float* py = y)
-        {
-            var job = Band.ForThisThread();
-            job.Set(this, pool, m, px, x.Length, ldx, rowStart, rowCount, py, y.Length, ldy, accumulate);
-            try { pool.For((rowCount + BandRows - 1) / BandRows, job); }
-            finally { job.Clear(); }
-        }
+            pool.For((rowCount + BandRows - 1) / BandRows, new Band(this, pool, m, px, x.Length, ldx, rowStart, rowCount, py, y.Length, ldy, accumulate));
     }
 
     // One band of output columns: widen W's rows [r0, r0 + band) and multiply; bands write disjoint columns of y.
-    private sealed class Band : ParallelWork
+    private readonly struct Band(Fp8BlockWeight _w, WorkerPool _pool, int _m, float* _x, int _xLength, int _ldx, int _rowStart, int _rowCount,
+        float* _y, int _yLength, int _ldy, bool _accumulate) : IParallelJob
     {
-        [ThreadStatic] private static Band? t_job;
         [ThreadStatic] private static float[]? t_scratch;
-        public static Band ForThisThread() => t_job ??= new Band();
 
         public static float[] Scratch(int floats)
         {
@@ -126,24 +120,7 @@ public sealed unsafe class Fp8BlockWeight : WeightMatrix
             return t_scratch;
         }
 
-        private Fp8BlockWeight _w = null!;
-        private WorkerPool _pool = null!;
-        private float* _x, _y;
-        private int _m, _xLength, _ldx, _rowStart, _rowCount, _yLength, _ldy;
-        private bool _accumulate;
-
-        public void Set(Fp8BlockWeight w, WorkerPool pool, int m, float* x, int xLength, int ldx, int rowStart, int rowCount,
-            float* y, int yLength, int ldy, bool accumulate)
-        {
-            (_w, _pool, _m, _xLength, _ldx, _rowStart, _rowCount, _yLength, _ldy, _accumulate) =
-                (w, pool, m, xLength, ldx, rowStart, rowCount, yLength, ldy, accumulate);
-            _x = x;
-            _y = y;
-        }
-
-        public void Clear() { _w = null!; _pool = null!; _x = _y = null; }
-
-        public override void Execute(int index)
+        public void Execute(int index)
         {
             var w = _w;
             int cols = w.Cols, band = w.BandRows;
