@@ -31,4 +31,28 @@ public class DecodeAllocationTests
         long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 32;
         Assert.True(perStep < 256, $"{perStep} bytes allocated per decode step");
     }
+
+    [Fact]
+    public void AnEngineStepDecodingTwoSequencesAllocatesNothingOnceWarm()
+    {
+        var g = new GoldenCase("v3_yarn_f32");
+        var model = ModelLoader.Load(g.Dir);
+        using var pool = new WorkerPool(2);
+        var engine = new DecodeEngine(model, pool);
+        var a = engine.NewSequence(64);
+        var b = engine.NewSequence(64);
+        var tokens = g.Tokens.ToArray();
+        var inputs = new DecodeInput[2];
+        void Step(int pos)
+        {
+            inputs[0] = new DecodeInput(a, tokens.AsMemory(pos, 1));
+            inputs[1] = new DecodeInput(b, tokens.AsMemory(pos + 1, 1));
+            engine.Step(inputs);
+        }
+        for (int i = 0; i < 8; i++) Step(i);           // warm
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 8; i < 24; i++) Step(i);
+        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 16;
+        Assert.True(perStep < 256, $"{perStep} bytes allocated per engine step");
+    }
 }
