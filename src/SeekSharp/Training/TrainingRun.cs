@@ -20,7 +20,8 @@ namespace SeekSharp.Training;
 /// </summary>
 public sealed class TrainingRun
 {
-    public const string RunFile = "run.json", MetricsFile = "metrics.jsonl", CheckpointsDir = "checkpoints", LatestFile = "latest", StateFile = "training_state.bin";
+    public const string RunFile = "run.json", MetricsFile = "metrics.jsonl", StateFile = "training_state.bin";
+    public const string CheckpointsDir = ModelPath.CheckpointsDir, LatestFile = ModelPath.LatestFile;
 
     private readonly Tokenizer? _tokenizer;
 
