@@ -6,7 +6,7 @@ using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Cli;
 
-/// <summary><c>seeksharp init</c>: a randomly initialised checkpoint for a config (N(0, 0.006²), norms 1; spec §16).</summary>
+/// <summary><c>seeksharp init</c>: a randomly initialised checkpoint for a config (N(0, 0.006²), norms 1; architecture.md §16).</summary>
 internal static class InitCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)

@@ -130,7 +130,7 @@ public static class DTypeConversions
 
     // ---------------------------------------------------------------- FP8 E4M3 ("fn": no infinity, max 448)
 
-    /// <summary>Decodes one E4M3 byte through the 256-entry table (spec §14); 0x7F and 0xFF are NaN.</summary>
+    /// <summary>Decodes one E4M3 byte through the 256-entry table (docs/architecture.md §14); 0x7F and 0xFF are NaN.</summary>
     public static float E4M3ToFloat32(byte code) => E4M3Table[code];
 
     /// <summary>
@@ -208,7 +208,7 @@ public static class DTypeConversions
         return Vector256.ConditionalSelect(isNaN, Vector256.Create(float.NaN), signed);
     }
 
-    // The definition from spec §14, kept readable: the table is the reference the fast paths are tested against.
+    // The definition from docs/architecture.md §14, kept readable: the table is the reference the fast paths are tested against.
     private static float[] BuildE4M3Table()
     {
         var table = new float[256];

@@ -1,7 +1,7 @@
 namespace SeekSharp.Formats;
 
 /// <summary>
-/// DeepSeek-V3's FP8 weight format (spec §14): a [rows, cols] weight stored as E4M3 bytes plus one float32 per
+/// DeepSeek-V3's FP8 weight format (docs/architecture.md §14): a [rows, cols] weight stored as E4M3 bytes plus one float32 per
 /// blockRows × blockCols block, <c>weight_scale_inv</c>, of shape [ceil(rows / blockRows), ceil(cols / blockCols)],
 /// row-major. Despite its name the scale is a multiplier: <c>W[r, c] = e4m3(Q[r, c]) · S[r / blockRows, c / blockCols]</c>.
 /// Edge blocks (576 rows = 4½ blocks of 128) are partial and use their own scale like any other block.

@@ -60,7 +60,7 @@ public interface ITensorSource : IDisposable
     /// <summary>
     /// A weight as float32: like <see cref="ReadFloat32(string, Span{float})"/>, except that an F8_E4M3 weight
     /// <c>X.weight</c> is dequantised with its companion <c>X.weight_scale_inv</c>:
-    /// <c>W[r, c] = e4m3(Q[r, c]) · S[r / blockRows, c / blockCols]</c> (spec §14). The scale tensor must have shape
+    /// <c>W[r, c] = e4m3(Q[r, c]) · S[r / blockRows, c / blockCols]</c> (architecture.md §14). The scale tensor must have shape
     /// [ceil(rows / blockRows), ceil(cols / blockCols)]; DeepSeek-V3 uses 128×128 blocks
     /// (<c>quantization_config.weight_block_size</c> in config.json).
     /// </summary>

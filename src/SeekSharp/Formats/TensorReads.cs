@@ -76,7 +76,7 @@ internal static class TensorReads
         }
     }
 
-    // DeepSeek names the scale of "X.weight" "X.weight_scale_inv" (spec §13), shaped [ceil(rows/128), ceil(cols/128)].
+    // DeepSeek names the scale of "X.weight" "X.weight_scale_inv" (architecture.md §13), shaped [ceil(rows/128), ceil(cols/128)].
     private static TensorInfo FindScale(ITensorSource source, TensorInfo weight, int rows, int cols, int blockRows, int blockCols)
     {
         string scaleName = weight.Name + "_scale_inv";

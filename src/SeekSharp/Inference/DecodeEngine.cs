@@ -6,7 +6,7 @@ namespace SeekSharp.Inference;
 /// <summary>What one sequence contributes to a <see cref="DecodeEngine.Step"/>: its new tokens, and whether every row's logits are wanted (verifying a draft) or only the last.</summary>
 public readonly record struct DecodeInput(Sequence Sequence, ReadOnlyMemory<int> Tokens, bool AllLogits = false);
 
-/// <summary>A sequence to draft for with the MTP module: the token that will be at position Length (spec §9.4).</summary>
+/// <summary>A sequence to draft for with the MTP module: the token that will be at position Length (architecture.md §9.4).</summary>
 public readonly record struct DraftInput(Sequence Sequence, int NextToken);
 
 /// <summary>
@@ -136,7 +136,7 @@ public sealed class DecodeEngine
 
     /// <summary>
     /// The MTP module's logits for each input: the draft for position Length + 1 of its sequence, given that its
-    /// NextToken will be at position Length (spec §9.4). Brings each sequence's MTP cache up to date first (one row per
+    /// NextToken will be at position Length (architecture.md §9.4). Brings each sequence's MTP cache up to date first (one row per
     /// cached position not yet drafted from), all sequences in one forward. Row i of the result is input i's, valid
     /// until the next call.
     /// </summary>

@@ -1,6 +1,6 @@
 namespace SeekSharp.Inference;
 
-/// <summary>Speculative decoding with the model's MTP module (spec §9.4), or plain decoding.</summary>
+/// <summary>Speculative decoding with the model's MTP module (docs/architecture.md §9.4), or plain decoding.</summary>
 public enum SpeculativeMode { Off, Mtp }
 
 /// <summary>How one reply is generated.</summary>

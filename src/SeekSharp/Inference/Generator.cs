@@ -9,7 +9,7 @@ namespace SeekSharp.Inference;
 /// complete characters and cannot be part of a stop string.
 /// </summary>
 /// <remarks>
-/// Speculation (spec §9.4): with x the token just chosen, the MTP module drafts d for the position after it; one
+/// Speculation (docs/architecture.md §9.4): with x the token just chosen, the MTP module drafts d for the position after it; one
 /// forward over [x, d] gives the main model's logits after x and after d. Greedy: d is kept when it is the argmax after
 /// x, and then the logits after d give one more token for free; otherwise the argmax replaces d and the cache entry of d
 /// is rolled back. Sampling: d is kept with probability min(1, p(d)/q(d)), else replaced by a draw from max(0, p − q).

@@ -86,7 +86,7 @@ public sealed class InferenceSession
     public void Reset() => Truncate(0);
 
     /// <summary>
-    /// The MTP module's logits for the token after <paramref name="nextToken"/> (spec §9.4): the draft for position
+    /// The MTP module's logits for the token after <paramref name="nextToken"/> (architecture.md §9.4): the draft for position
     /// Length + 1, given that <paramref name="nextToken"/> will be at position Length. Valid until the next call.
     /// </summary>
     public ReadOnlySpan<float> Draft(int nextToken)

@@ -1,7 +1,7 @@
 namespace SeekSharp.Model;
 
 /// <summary>
-/// The one table that maps a config to its Hugging Face tensor names and shapes (spec §13, §9.3). The model is built
+/// The one table that maps a config to its Hugging Face tensor names and shapes (architecture.md §13, §9.3). The model is built
 /// from it, the loader checks files against it, the saver writes it, and the accounting counts it, so a name is
 /// spelled in exactly one place.
 /// </summary>
@@ -79,7 +79,7 @@ public static class CheckpointLayout
     }
 
     /// <summary>
-    /// Whether DeepSeek's FP8 release stores this tensor as F8_E4M3 with a <c>weight_scale_inv</c> companion (spec §14):
+    /// Whether DeepSeek's FP8 release stores this tensor as F8_E4M3 with a <c>weight_scale_inv</c> companion (architecture.md §14):
     /// every attention and MLP projection; not the embeddings, head, router, norms, bias or the MTP-only projections.
     /// </summary>
     public static bool IsFp8Quantized(ParameterSpec p) =>

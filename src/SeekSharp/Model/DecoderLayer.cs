@@ -4,7 +4,7 @@ using SeekSharp.Tensors.Kernels;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// One pre-norm block (spec §2): u = h + MLA(RMSNorm_attn(h)); h' = u + FFN(RMSNorm_ffn(u)), where the FFN is the
+/// One pre-norm block (docs/architecture.md §2): u = h + MLA(RMSNorm_attn(h)); h' = u + FFN(RMSNorm_ffn(u)), where the FFN is the
 /// dense SwiGLU for the first layers and the MoE after.
 /// </summary>
 public sealed class DecoderLayer

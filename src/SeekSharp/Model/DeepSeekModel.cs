@@ -4,7 +4,7 @@ using SeekSharp.Tensors.Kernels;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// The DeepSeek-V3 network (spec §2): embedding → decoder layers (MLA + dense or MoE FFN) → final norm → head, plus
+/// The DeepSeek-V3 network (architecture.md §2): embedding → decoder layers (MLA + dense or MoE FFN) → final norm → head, plus
 /// the MTP modules. Holds the parameters; activations live in a <see cref="ModelState"/> and a <see cref="ForwardContext"/>.
 /// </summary>
 public sealed class DeepSeekModel : IDisposable

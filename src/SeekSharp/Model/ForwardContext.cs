@@ -30,7 +30,7 @@ public sealed class ForwardContext
     public ForwardContext WithSaveActivations(bool save) => new(Pool, Arena) { SaveActivations = save, Attention = Attention };
 }
 
-/// <summary>The two mathematically equal forms of MLA (spec §4.5, §4.6).</summary>
+/// <summary>The two mathematically equal forms of MLA (docs/architecture.md §4.5, §4.6).</summary>
 public enum AttentionMode
 {
     /// <summary>Materialise k_h = [k^C_h; k^R] and v_h per head.</summary>

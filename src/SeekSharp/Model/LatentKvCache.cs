@@ -3,7 +3,7 @@ using SeekSharp.Tensors;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// The absorbed-MLA cache (spec §4.6): per layer and position, the normalised latent c (kv_lora_rank values) and the
+/// The absorbed-MLA cache (architecture.md §4.6): per layer and position, the normalised latent c (kv_lora_rank values) and the
 /// rotated shared key k^R (qk_rope_head_dim values); nothing per head. Sized for the requested context, never for the
 /// model's maximum.
 /// </summary>

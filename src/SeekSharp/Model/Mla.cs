@@ -4,7 +4,7 @@ using SeekSharp.Tensors.Kernels;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// Multi-head Latent Attention (spec §4). Queries come from x directly (q_proj) or through the q LoRA
+/// Multi-head Latent Attention (docs/architecture.md §4). Queries come from x directly (q_proj) or through the q LoRA
 /// (q_a_proj → q_a_layernorm → q_b_proj); keys and values from the latent c = RMSNorm(W^DKV x) and one rotary key
 /// k^R shared by all heads. Two equal forms: naive (per-head K and V, for training and prefill) and absorbed
 /// (W^UK folded into the query, W^UV into the output, attention over the cached latent, for decoding).

@@ -4,7 +4,7 @@ using Kernel = SeekSharp.Tensors.Kernels.Activations;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// SwiGLU feed-forward (spec §6): FFN(x) = W_down(SiLU(W_gate x) ⊙ W_up x). The dense layers, each routed
+/// SwiGLU feed-forward (docs/architecture.md §6): FFN(x) = W_down(SiLU(W_gate x) ⊙ W_up x). The dense layers, each routed
 /// expert and the shared-expert block are all this.
 /// </summary>
 public sealed class Mlp(Parameter gate, Parameter up, Parameter down)

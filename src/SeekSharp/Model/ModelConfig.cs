@@ -4,10 +4,10 @@ using System.Text.Json.Serialization;
 
 namespace SeekSharp.Model;
 
-/// <summary>How router affinities are computed from the gate logits (spec §7 step 2).</summary>
+/// <summary>How router affinities are computed from the gate logits (docs/architecture.md §7 step 2).</summary>
 public enum ScoringFunction { Sigmoid, Softmax }
 
-/// <summary>How experts are chosen (spec §7 steps 3–5).</summary>
+/// <summary>How experts are chosen (docs/architecture.md §7 steps 3–5).</summary>
 public enum TopKMethod
 {
     /// <summary>Top-k over all experts (DeepSeek-V2-Lite).</summary>
@@ -19,7 +19,7 @@ public enum TopKMethod
 }
 
 /// <summary>
-/// A Hugging Face DeepSeek-V2/V3 <c>config.json</c>, one property per field (spec §1), validated when loaded.
+/// A Hugging Face DeepSeek-V2/V3 <c>config.json</c>, one property per field (docs/architecture.md §1), validated when loaded.
 /// Unknown fields are kept and written back on save.
 /// </summary>
 public sealed record ModelConfig

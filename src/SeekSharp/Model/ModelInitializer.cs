@@ -3,7 +3,7 @@ using SeekSharp.Tensors;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// Random initialisation as in DeepSeek-V3's report (spec §16): every matrix and embedding ~ N(0, σ²) with σ = 0.006,
+/// Random initialisation as in DeepSeek-V3's report (architecture.md §16): every matrix and embedding ~ N(0, σ²) with σ = 0.006,
 /// norms 1, expert biases 0. Each tensor draws from its own stream keyed by its name, so the result does not depend
 /// on the order parameters are visited or on the thread count.
 /// </summary>

@@ -13,7 +13,7 @@ namespace SeekSharp.Model;
 public static class ModelSaver
 {
     /// <summary>
-    /// Saves as <paramref name="dtype"/> (F32, BF16 or F16; e_score_correction_bias is always F32, spec §18.2), in shards with
+    /// Saves as <paramref name="dtype"/> (F32, BF16 or F16; e_score_correction_bias is always F32, architecture.md §18.2), in shards with
     /// model.safetensors.index.json when <paramref name="maxShardBytes"/> is given and exceeded, else one file.
     /// </summary>
     public static void Save(DeepSeekModel model, string directory, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,

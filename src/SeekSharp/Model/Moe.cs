@@ -4,7 +4,7 @@ using SeekSharp.Tensors.Kernels;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// DeepSeekMoE (spec §7): y = Σ_{i∈TopK} g_i·FFN_i(u) + FFN_shared(u). Tokens are grouped by expert (a counting
+/// DeepSeekMoE (docs/architecture.md §7): y = Σ_{i∈TopK} g_i·FFN_i(u) + FFN_shared(u). Tokens are grouped by expert (a counting
 /// sort), each expert runs once on its rows, and results are added back in expert order, as the reference does.
 /// No capacity limit, no token dropping.
 /// </summary>

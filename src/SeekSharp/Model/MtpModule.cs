@@ -3,7 +3,7 @@ using SeekSharp.Tensors;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// Multi-Token Prediction module k (spec §9): h' = eh_proj([enorm(Emb(t_{i+k+1})) ; hnorm(h_i)]) (embedding first, as
+/// Multi-Token Prediction module k (architecture.md §9): h' = eh_proj([enorm(Emb(t_{i+k+1})) ; hnorm(h_i)]) (embedding first, as
 /// DeepSeek's released weights expect), one full decoder block over the shortened sequence, then
 /// shared_head.norm and the head. The embedding and head are the main model's (shared) unless a checkpoint's copies differ.
 /// </summary>

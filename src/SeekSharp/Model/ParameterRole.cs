@@ -9,6 +9,6 @@ public enum ParameterRole
     Embedding,
     /// <summary>An RMSNorm weight [d]: initialised to 1, never decayed, always float32.</summary>
     Norm,
-    /// <summary>The router's e_score_correction_bias [n_routed_experts]: float32, not trained by gradients (spec §10.1).</summary>
+    /// <summary>The router's e_score_correction_bias [n_routed_experts]: float32, not trained by gradients (architecture.md §10.1).</summary>
     ExpertBias,
 }

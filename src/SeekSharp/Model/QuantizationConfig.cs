@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// The <c>quantization_config</c> of DeepSeek's FP8 release (spec §14), or of a SeekSharp block-quantised checkpoint
+/// The <c>quantization_config</c> of DeepSeek's FP8 release (architecture.md §14), or of a SeekSharp block-quantised checkpoint
 /// (<c>quant_method</c> "seeksharp", <c>weight_type</c> q8_0 or q4_0).
 /// </summary>
 public sealed record QuantizationConfig

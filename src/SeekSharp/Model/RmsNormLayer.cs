@@ -3,7 +3,7 @@ using SeekSharp.Tensors.Kernels;
 
 namespace SeekSharp.Model;
 
-/// <summary>An RMSNorm with its learned weight (spec §3): y = w ⊙ x / sqrt(mean(x²) + ε).</summary>
+/// <summary>An RMSNorm with its learned weight (docs/architecture.md §3): y = w ⊙ x / sqrt(mean(x²) + ε).</summary>
 public sealed class RmsNormLayer(Parameter weight, float eps)
 {
     public Parameter Weight { get; } = weight;

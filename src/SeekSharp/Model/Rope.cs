@@ -1,7 +1,7 @@
 namespace SeekSharp.Model;
 
 /// <summary>
-/// Rotary position embedding of the decoupled rotary dims (q^R per head, the shared k^R), with YaRN (spec §4.3, §5).
+/// Rotary position embedding of the decoupled rotary dims (q^R per head, the shared k^R), with YaRN (architecture.md §4.3, §5).
 /// </summary>
 /// <remarks>
 /// Layout: DeepSeek's official interleaved pairs: (x_{2j}, x_{2j+1}) is rotated by m·θ'_j. Hugging Face checkpoints are
@@ -27,7 +27,7 @@ public sealed class Rope
     /// <summary>Multiplier on cos/sin (Hugging Face's attention_factor).</summary>
     public float AttentionFactor { get; }
 
-    /// <summary>σ = d_qk^−½ · m² (spec §4.4).</summary>
+    /// <summary>σ = d_qk^−½ · m² (docs/architecture.md §4.4).</summary>
     public float SoftmaxScale { get; }
 
     public Rope(ModelConfig config)

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace SeekSharp.Model;
 
-/// <summary>The <c>rope_scaling</c> block of config.json (spec §5). DeepSeek uses YaRN.</summary>
+/// <summary>The <c>rope_scaling</c> block of config.json (docs/architecture.md §5). DeepSeek uses YaRN.</summary>
 public sealed record RopeScaling
 {
     /// <summary>"yarn" (older configs spell the key <c>type</c>, newer <c>rope_type</c>).</summary>

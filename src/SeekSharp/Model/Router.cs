@@ -4,7 +4,7 @@ using SeekSharp.Tensors.Kernels;
 namespace SeekSharp.Model;
 
 /// <summary>
-/// The MoE gate (spec §7): affinities s = sigmoid or softmax of W_g·u; selection on s + b (the bias only ever
+/// The MoE gate (docs/architecture.md §7): affinities s = sigmoid or softmax of W_g·u; selection on s + b (the bias only ever
 /// chooses), limited to the best groups; gating weights from the unbiased s, normalised when norm_topk_prob and
 /// scaled by routed_scaling_factor.
 /// </summary>
@@ -90,7 +90,7 @@ public sealed class Router
     /// Backward through the gate. <paramref name="dWeights"/> [n·K] is ∂L/∂g for the chosen experts' gating weights;
     /// <paramref name="balance"/>, when given, is ∂L/∂s̄ for the balance loss's renormalised affinities
     /// s̄_i = s_i / Σ_j s_j, one row per sequence ([B, N_r], every token of sequence b gets row b).
-    /// The top-k choice and the bias get no gradient (spec §10.1). Accumulates ∂L/∂W_g and adds ∂L/∂u into du.
+    /// The top-k choice and the bias get no gradient (docs/architecture.md §10.1). Accumulates ∂L/∂W_g and adds ∂L/∂u into du.
     /// </summary>
     public void Backward(ForwardContext ctx, Routing routing, Tensor u, ReadOnlySpan<float> dWeights,
         ReadOnlySpan<float> balance, int seqLen, Tensor du)

@@ -3,7 +3,7 @@ using SeekSharp.Model;
 namespace SeekSharp.Training;
 
 /// <summary>
-/// Auxiliary-loss-free load balancing (spec §10.1): after each optimiser step, per MoE layer, from that step's expert
+/// Auxiliary-loss-free load balancing (architecture.md §10.1): after each optimiser step, per MoE layer, from that step's expert
 /// loads, b_i ← b_i + γ·sign(mean_load − load_i). Also measures MaxVio = (max_i load_i − mean) / mean, the report's
 /// balance metric.
 /// </summary>

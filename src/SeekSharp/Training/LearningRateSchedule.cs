@@ -11,7 +11,7 @@ public enum ScheduleShape
 }
 
 /// <summary>
-/// Linear warm-up from 0 to the peak over <see cref="Warmup"/> steps, then the chosen shape (spec §16: DeepSeek-V3 warms up
+/// Linear warm-up from 0 to the peak over <see cref="Warmup"/> steps, then the chosen shape (architecture.md §16: DeepSeek-V3 warms up
 /// over 2K steps, holds 2.2e-4, then decays by cosine to 2.2e-5).
 /// </summary>
 public sealed record LearningRateSchedule

@@ -1,7 +1,7 @@
 namespace SeekSharp.Training;
 
 /// <summary>
-/// L = L_main + λ·L_mtp + α·L_bal (the report's defaults λ = 0.3, α = 1e-4; spec §9.1, §10.2).
+/// L = L_main + λ·L_mtp + α·L_bal (the report's defaults λ = 0.3, α = 1e-4; docs/architecture.md §9.1, §10.2).
 /// </summary>
 public sealed record LossWeights
 {

@@ -3,7 +3,7 @@ namespace SeekSharp.Training;
 /// <summary>Which update rule a run uses.</summary>
 public enum OptimizerKind { AdamW, Sgd }
 
-/// <summary>The optimiser's hyperparameters (spec §16: AdamW β1 0.9, β2 0.95, ε 1e-8, weight decay 0.1, clip 1.0).</summary>
+/// <summary>The optimiser's hyperparameters (architecture.md §16: AdamW β1 0.9, β2 0.95, ε 1e-8, weight decay 0.1, clip 1.0).</summary>
 public sealed record OptimizerOptions
 {
     public OptimizerKind Kind { get; init; } = OptimizerKind.AdamW;

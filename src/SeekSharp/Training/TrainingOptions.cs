@@ -11,7 +11,7 @@ public sealed record TrainingOptions
     public LearningRateSchedule Schedule { get; init; } = new();
     public OptimizerOptions Optimizer { get; init; } = new();
     public LossWeights Loss { get; init; } = new();
-    /// <summary>γ of the auxiliary-loss-free bias update (spec §10.1); 0 turns it off.</summary>
+    /// <summary>γ of the auxiliary-loss-free bias update (docs/architecture.md §10.1); 0 turns it off.</summary>
     public double BiasUpdateSpeed { get; init; } = 0.001;
     public ulong Seed { get; init; }
     /// <summary>Validation loss every this many steps (and at the end); 0 = never.</summary>

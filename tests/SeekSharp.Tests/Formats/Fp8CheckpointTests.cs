@@ -5,7 +5,7 @@ using Xunit;
 namespace SeekSharp.Tests.Formats;
 
 /// <summary>
-/// DeepSeek-style FP8 checkpoints built from the golden F32 one: every attention and MLP projection (spec §14) stored
+/// DeepSeek-style FP8 checkpoints built from the golden F32 one: every attention and MLP projection (architecture.md §14) stored
 /// as E4M3 with a <c>weight_scale_inv</c> companion, then read back through <see cref="ITensorSource.ReadWeightFloat32"/>.
 /// </summary>
 public partial class Fp8CheckpointTests : IDisposable

@@ -47,7 +47,7 @@ public class GoldenGradientTests(ITestOutputHelper output)
         int checkedTensors = 0;
         foreach (var (tensorName, p) in model.NamedParameters())
         {
-            if (p.Role == ParameterRole.ExpertBias) continue;   // not trained by gradients (spec §10.1)
+            if (p.Role == ParameterRole.ExpertBias) continue;   // not trained by gradients (docs/architecture.md §10.1)
             var expected = new float[p.Size];
             reference.ReadFloat32(tensorName, expected);
             double err = TestUtil.RelativeError(p.Grad, expected);

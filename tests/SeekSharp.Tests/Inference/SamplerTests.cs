@@ -6,7 +6,7 @@ namespace SeekSharp.Tests.Inference;
 [Collection(nameof(SamplingCollection))]
 public class SamplerTests
 {
-    private const int V3Vocab = 129_280, V3Tokenizer = 128_815;   // spec §8: ids 128815.. are padding rows
+    private const int V3Vocab = 129_280, V3Tokenizer = 128_815;   // docs/architecture.md §8: ids 128815.. are padding rows
 
     private static float[] RandomLogits(int n, int seed, float scale = 4f) => TestUtil.RandomArray(n, seed, scale);
 

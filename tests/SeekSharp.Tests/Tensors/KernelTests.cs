@@ -114,7 +114,7 @@ public class KernelTests
         (int j, float expected)[] reference = [(0, 1f), (1, 0.7498942f), (10, 0.05623413f), (11, 0.03900693f), (12, 0.02687936f),
             (22, 1.778279e-4f), (23, 3.333804e-5f), (31, 3.333804e-6f)];
         foreach (var (j, expected) in reference)
-            Assert.True(Math.Abs(v3.Frequencies[j] - expected) <= 2e-6 * expected, $"θ'_{j} = {v3.Frequencies[j]}, spec {expected}");
+            Assert.True(Math.Abs(v3.Frequencies[j] - expected) <= 2e-6 * expected, $"θ'_{j} = {v3.Frequencies[j]}, expected {expected} (docs/architecture.md §5)");
         Assert.Equal(0.13523378, v3.SoftmaxScale, 6);
         Assert.Equal(0.11472139, new Rope(Presets.Get("deepseek-v2-lite")).SoftmaxScale, 6);
         Assert.Equal(1f, v3.AttentionFactor);

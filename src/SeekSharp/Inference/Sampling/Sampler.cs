@@ -6,7 +6,7 @@ namespace SeekSharp.Inference;
 /// <summary>
 /// Chooses the next token from a row of logits under <see cref="SamplingOptions"/>, with its own seedable
 /// generator. Per call, over the allowed ids only (ids ≥ <see cref="AllowedVocab"/> are the padding rows of the
-/// LM head, spec §8, and are never chosen):
+/// LM head, docs/architecture.md §8, and are never chosen):
 /// <list type="number">
 /// <item>penalties on the logits of the tokens in the penalty window (<see cref="Penalties"/>);</item>
 /// <item>greedy (T = 0): the argmax, ties to the lowest id, and stop here;</item>

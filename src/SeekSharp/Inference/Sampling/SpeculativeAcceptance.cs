@@ -3,7 +3,7 @@ using SeekSharp.Tensors;
 namespace SeekSharp.Inference;
 
 /// <summary>
-/// The rejection rule of speculative sampling (Leviathan et al. 2023; Chen et al. 2023; spec §9.4), which makes
+/// The rejection rule of speculative sampling (Leviathan et al. 2023; Chen et al. 2023; docs/architecture.md §9.4), which makes
 /// drafting exact: a token x drafted from the draft distribution q is kept with probability min(1, p(x) / q(x));
 /// otherwise a replacement is drawn from the residual r = max(0, p − q) / Σ max(0, p − q). The token that comes
 /// out is then distributed exactly as p:

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace SeekSharp.Tensors.Kernels;
 
-/// <summary>SwiGLU pieces: SiLU(a) = a·σ(a), and the gated product SiLU(gate) ⊙ up (spec §6).</summary>
+/// <summary>SwiGLU pieces: SiLU(a) = a·σ(a), and the gated product SiLU(gate) ⊙ up (docs/architecture.md §6).</summary>
 public static class Activations
 {
     /// <summary>dst = SiLU(gate) ⊙ up; dst may be gate or up.</summary>

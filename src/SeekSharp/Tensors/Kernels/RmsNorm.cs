@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace SeekSharp.Tensors.Kernels;
 
 /// <summary>
-/// RMSNorm(x) = w ⊙ x / sqrt(mean(x²) + ε) (spec §3), computed in float32 with a vectorised sum of squares.
+/// RMSNorm(x) = w ⊙ x / sqrt(mean(x²) + ε) (docs/architecture.md §3), computed in float32 with a vectorised sum of squares.
 /// </summary>
 public static class RmsNorm
 {

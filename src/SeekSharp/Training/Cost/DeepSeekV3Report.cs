@@ -4,7 +4,7 @@ namespace SeekSharp.Training;
 
 
 /// <summary>
-/// The training cost DeepSeek published for V3 (technical report, arXiv:2412.19437, Table 1 and §1; spec §16). These
+/// The training cost DeepSeek published for V3 (technical report, arXiv:2412.19437, Table 1 and §1; architecture.md §16). These
 /// numbers are data, copied as printed; everything derived from them (utilisation, per-token rates) is computed
 /// elsewhere by <see cref="CostModel"/>.
 /// </summary>
@@ -31,7 +31,7 @@ public static class DeepSeekV3Report
 
     public static IReadOnlyList<ReportedStage> Stages { get; } = [Pretraining, ContextExtension, PostTraining];
 
-    /// <summary>The two long-context phases (report §4.3, spec §16): 1000 steps each, at 32K then 128K tokens per
+    /// <summary>The two long-context phases (report §4.3, docs/architecture.md §16): 1000 steps each, at 32K then 128K tokens per
     /// sequence, batch 1920 then 480 sequences. Their tokens are steps × batch × length.</summary>
     public static IReadOnlyList<TrainingPhase> ContextExtensionPhases { get; } =
     [

@@ -4,7 +4,7 @@ namespace SeekSharp.Training;
 
 /// <summary>
 /// Counts the matmul FLOPs of DeepSeek-V3's forward pass per token, one term per weight the model multiplies by
-/// (spec §4, §6–§9), with x·W for W [in, out] costing 2·in·out per token. The shapes are those of
+/// (docs/architecture.md §4, §6–§9), with x·W for W [in, out] costing 2·in·out per token. The shapes are those of
 /// <see cref="CheckpointLayout"/>; a test checks the linear terms against it.
 /// </summary>
 /// <remarks>
@@ -18,11 +18,11 @@ namespace SeekSharp.Training;
 /// plus the router 2·d·N_r</item>
 /// </list>
 /// Once per token: the head 2·d·V. An MTP module k (1-based) adds eh_proj 2·2d·d, its decoder block and the head,
-/// but only on the T − k positions that have a token k steps ahead (spec §9.1), attending over a sequence of T − k.
+/// but only on the T − k positions that have a token k steps ahead (architecture.md §9.1), attending over a sequence of T − k.
 /// </remarks>
 public static class FlopCounter
 {
-    /// <summary>DeepSeek-V3's pre-training sequence length (spec §16).</summary>
+    /// <summary>DeepSeek-V3's pre-training sequence length (docs/architecture.md §16).</summary>
     public const int PretrainingSequenceLength = 4096;
 
     /// <summary>

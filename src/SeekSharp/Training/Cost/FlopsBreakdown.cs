@@ -26,7 +26,7 @@ public sealed record FlopsBreakdown(
 
     public double Total => AttentionProjections + AttentionScores + DenseFfn + MoeExperts + Router + Head + EhProjection;
 
-    /// <summary>The matmuls DeepSeek-V3 runs in FP8 (spec §16): the decoder blocks' projections and FFNs. Attention
+    /// <summary>The matmuls DeepSeek-V3 runs in FP8 (architecture.md §16): the decoder blocks' projections and FFNs. Attention
     /// scores, the router, the head and eh_proj stay in BF16.</summary>
     public double Fp8Eligible => AttentionProjections + DenseFfn + MoeExperts;
 

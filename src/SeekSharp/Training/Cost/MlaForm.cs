@@ -1,6 +1,6 @@
 namespace SeekSharp.Training;
 
-/// <summary>The two equal forms of MLA (spec §4.5, §4.6), which differ in cost when a cache is used.</summary>
+/// <summary>The two equal forms of MLA (docs/architecture.md §4.5, §4.6), which differ in cost when a cache is used.</summary>
 public enum MlaForm
 {
     /// <summary>Per-head keys and values: kv_b_proj expands each token's latent once, attention has head dim d_n + d_r.</summary>

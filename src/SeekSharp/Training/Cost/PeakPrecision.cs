@@ -7,7 +7,7 @@ public enum PeakPrecision
     Bf16,
     /// <summary>Dense FP8: the roof if every matmul ran in FP8.</summary>
     Fp8,
-    /// <summary>DeepSeek-V3's recipe (spec §16): decoder-block linear layers in FP8, attention scores, router, head
+    /// <summary>DeepSeek-V3's recipe (architecture.md §16): decoder-block linear layers in FP8, attention scores, router, head
     /// and eh_proj in BF16. The peak is the harmonic blend: total FLOPs over the time each part takes at its own peak.</summary>
     Mixed,
 }
