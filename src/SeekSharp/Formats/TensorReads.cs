@@ -1,4 +1,5 @@
 using System.Buffers;
+using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Formats;
 

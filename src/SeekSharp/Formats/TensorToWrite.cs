@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Formats;
 

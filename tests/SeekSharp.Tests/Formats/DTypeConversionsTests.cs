@@ -1,5 +1,6 @@
 using Xunit;
 using SeekSharp.Formats;
+using SeekSharp.Tensors.Kernels;
 
 namespace SeekSharp.Tests.Formats;
 
@@ -27,19 +28,19 @@ public class DTypeConversionsTests
     [InlineData(0x7FA00000u, (ushort)0x7FE0)] // high payload kept, quiet bit set
     public void Float32ToBFloat16_RoundsToNearestEvenAndKeepsNaN(uint floatBits, ushort expected)
     {
-        Assert.Equal(expected, DTypeConversions.Float32ToBFloat16(BitConverter.UInt32BitsToSingle(floatBits)));
+        Assert.Equal(expected, FloatFormats.Float32ToBFloat16(BitConverter.UInt32BitsToSingle(floatBits)));
     }
 
     [Fact]
     public void BFloat16ToFloat32_IsExactWidening()
     {
-        Assert.Equal(1f, DTypeConversions.BFloat16ToFloat32(0x3F80));
-        Assert.Equal(-2f, DTypeConversions.BFloat16ToFloat32(0xC000));
-        Assert.True(float.IsNaN(DTypeConversions.BFloat16ToFloat32(0x7FC0)));
+        Assert.Equal(1f, FloatFormats.BFloat16ToFloat32(0x3F80));
+        Assert.Equal(-2f, FloatFormats.BFloat16ToFloat32(0xC000));
+        Assert.True(float.IsNaN(FloatFormats.BFloat16ToFloat32(0x7FC0)));
         for (int bits = 0; bits <= ushort.MaxValue; bits++)
         {
-            float value = DTypeConversions.BFloat16ToFloat32((ushort)bits);
-            if (!float.IsNaN(value)) Assert.Equal((ushort)bits, DTypeConversions.Float32ToBFloat16(value));
+            float value = FloatFormats.BFloat16ToFloat32((ushort)bits);
+            if (!float.IsNaN(value)) Assert.Equal((ushort)bits, FloatFormats.Float32ToBFloat16(value));
         }
     }
 
@@ -55,19 +56,19 @@ public class DTypeConversionsTests
         var random = new Random(length);
         var floats = RandomFloatBits(random, length);
         var bf16 = new ushort[length];
-        DTypeConversions.Float32ToBFloat16(floats, bf16);
-        for (int i = 0; i < length; i++) Assert.Equal(DTypeConversions.Float32ToBFloat16(floats[i]), bf16[i]);
+        FloatFormats.Float32ToBFloat16(floats, bf16);
+        for (int i = 0; i < length; i++) Assert.Equal(FloatFormats.Float32ToBFloat16(floats[i]), bf16[i]);
 
         var back = new float[length];
-        DTypeConversions.BFloat16ToFloat32(bf16, back);
+        FloatFormats.BFloat16ToFloat32(bf16, back);
         for (int i = 0; i < length; i++)
-            Assert.Equal(BitConverter.SingleToUInt32Bits(DTypeConversions.BFloat16ToFloat32(bf16[i])), BitConverter.SingleToUInt32Bits(back[i]));
+            Assert.Equal(BitConverter.SingleToUInt32Bits(FloatFormats.BFloat16ToFloat32(bf16[i])), BitConverter.SingleToUInt32Bits(back[i]));
     }
 
     [Fact]
     public void Bulk_RejectsLengthMismatch()
     {
-        Assert.Throws<ArgumentException>(() => DTypeConversions.BFloat16ToFloat32(new ushort[3], new float[4]));
+        Assert.Throws<ArgumentException>(() => FloatFormats.BFloat16ToFloat32(new ushort[3], new float[4]));
         Assert.Throws<ArgumentException>(() => DTypeConversions.ToFloat32(TensorDType.BF16, new byte[6], new float[4]));
         Assert.Throws<ArgumentException>(() => DTypeConversions.ToFloat32(TensorDType.I32, new byte[16], new float[4]));
     }
@@ -95,15 +96,15 @@ public class DTypeConversionsTests
     [Fact]
     public void E4M3_ReferenceNumbersFromSpec()
     {
-        Assert.Equal(448f, DTypeConversions.E4M3ToFloat32(0x7E));
-        Assert.Equal(1f, DTypeConversions.E4M3ToFloat32(0x38));
-        Assert.Equal(MathF.ScaleB(1, -9), DTypeConversions.E4M3ToFloat32(0x01));
-        Assert.Equal(MathF.ScaleB(1, -6), DTypeConversions.E4M3ToFloat32(0x08));
-        Assert.True(float.IsNaN(DTypeConversions.E4M3ToFloat32(0x7F)));
-        Assert.True(float.IsNaN(DTypeConversions.E4M3ToFloat32(0xFF)));
-        Assert.Equal(-448f, DTypeConversions.E4M3ToFloat32(0xFE));
-        Assert.Equal(0f, DTypeConversions.E4M3ToFloat32(0x00));
-        Assert.True(float.IsNegative(DTypeConversions.E4M3ToFloat32(0x80)));
+        Assert.Equal(448f, FloatFormats.E4M3ToFloat32(0x7E));
+        Assert.Equal(1f, FloatFormats.E4M3ToFloat32(0x38));
+        Assert.Equal(MathF.ScaleB(1, -9), FloatFormats.E4M3ToFloat32(0x01));
+        Assert.Equal(MathF.ScaleB(1, -6), FloatFormats.E4M3ToFloat32(0x08));
+        Assert.True(float.IsNaN(FloatFormats.E4M3ToFloat32(0x7F)));
+        Assert.True(float.IsNaN(FloatFormats.E4M3ToFloat32(0xFF)));
+        Assert.Equal(-448f, FloatFormats.E4M3ToFloat32(0xFE));
+        Assert.Equal(0f, FloatFormats.E4M3ToFloat32(0x00));
+        Assert.True(float.IsNegative(FloatFormats.E4M3ToFloat32(0x80)));
     }
 
     [Fact]
@@ -111,11 +112,11 @@ public class DTypeConversionsTests
     {
         for (int code = 0; code < 256; code++)
         {
-            float value = DTypeConversions.E4M3ToFloat32((byte)code);
+            float value = FloatFormats.E4M3ToFloat32((byte)code);
             if ((code & 0x7F) == 0x7F)
                 Assert.True(float.IsNaN(value), $"code 0x{code:X2}");
             else
-                Assert.Equal((byte)code, DTypeConversions.Float32ToE4M3(value));
+                Assert.Equal((byte)code, FloatFormats.Float32ToE4M3(value));
         }
     }
 
@@ -136,7 +137,7 @@ public class DTypeConversionsTests
     [InlineData(-0f, (byte)0x80)]
     public void Float32ToE4M3_RoundsToNearestEvenAndSaturates(float value, byte expected)
     {
-        Assert.Equal(expected, DTypeConversions.Float32ToE4M3(value));
+        Assert.Equal(expected, FloatFormats.Float32ToE4M3(value));
     }
 
     [Fact]
@@ -150,10 +151,10 @@ public class DTypeConversionsTests
             samples.Add((random.Next(2) == 0 ? 1 : -1) * MathF.ScaleB((float)random.NextDouble() + 1f, random.Next(-13, 10)));
         }
         for (int code = 0; code < 0x7E; code++) // every midpoint between neighbours: the ties
-            samples.Add((DTypeConversions.E4M3ToFloat32((byte)code) + DTypeConversions.E4M3ToFloat32((byte)(code + 1))) / 2);
+            samples.Add((FloatFormats.E4M3ToFloat32((byte)code) + FloatFormats.E4M3ToFloat32((byte)(code + 1))) / 2);
 
         foreach (var x in samples)
-            Assert.Equal(NearestE4M3(x), DTypeConversions.Float32ToE4M3(x));
+            Assert.Equal(NearestE4M3(x), FloatFormats.Float32ToE4M3(x));
     }
 
     [Theory]
@@ -164,10 +165,10 @@ public class DTypeConversionsTests
     {
         var codes = Enumerable.Range(0, 256).Select(c => (byte)c).Concat(Enumerable.Range(0, 77).Select(c => (byte)(c * 3))).ToArray();
         var values = new float[codes.Length];
-        DTypeConversions.E4M3ToFloat32(codes, values, scale);
+        FloatFormats.E4M3ToFloat32(codes, values, scale);
         for (int i = 0; i < codes.Length; i++)
         {
-            float expected = DTypeConversions.E4M3ToFloat32(codes[i]) * scale;
+            float expected = FloatFormats.E4M3ToFloat32(codes[i]) * scale;
             if (float.IsNaN(expected)) Assert.True(float.IsNaN(values[i]));
             else Assert.Equal(BitConverter.SingleToUInt32Bits(expected), BitConverter.SingleToUInt32Bits(values[i]));
         }
@@ -181,8 +182,8 @@ public class DTypeConversionsTests
         int best = 0;
         for (int code = 1; code <= 0x7E; code++)
         {
-            double error = Math.Abs(DTypeConversions.E4M3ToFloat32((byte)code) - magnitude);
-            double bestError = Math.Abs(DTypeConversions.E4M3ToFloat32((byte)best) - magnitude);
+            double error = Math.Abs(FloatFormats.E4M3ToFloat32((byte)code) - magnitude);
+            double bestError = Math.Abs(FloatFormats.E4M3ToFloat32((byte)best) - magnitude);
             if (error < bestError || (error == bestError && code % 2 == 0)) best = code;
         }
         return (byte)(sign | best);

@@ -1,5 +1,7 @@
 using SeekSharp.Formats;
 using Xunit;
+using SeekSharp.Tensors.Kernels;
+using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Tests.Formats;
 
@@ -32,7 +34,7 @@ public class Fp8BlockQuantizationTests
                 // step is 2^-9, so the absolute error is ≤ 2^-10 · scale. A little slack for the float32 division.
                 double bound = Math.Max(Math.Abs(w) / 16, scale / 1024.0) * 1.0001;
                 Assert.True(Math.Abs(w - back) <= bound, $"[{r}, {c}]: {w} came back as {back} (scale {scale})");
-                Assert.Equal(DTypeConversions.E4M3ToFloat32(q[r * cols + c]) * scale, back); // the formula of docs/architecture.md §14, exactly
+                Assert.Equal(FloatFormats.E4M3ToFloat32(q[r * cols + c]) * scale, back); // the formula of docs/architecture.md §14, exactly
             }
         }
     }

@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using SeekSharp.Formats;
 using Xunit;
+using SeekSharp.Tensors.Kernels;
+using SeekSharp.Tensors.Weights;
 
 namespace SeekSharp.Tests.Formats;
 
@@ -78,7 +80,7 @@ public partial class Fp8CheckpointTests : IDisposable
         // ReadFloat32 decodes the stored E4M3 values without the scale.
         var raw = new float[weight.Length];
         source.ReadFloat32("w.weight", raw);
-        Assert.Equal(DTypeConversions.E4M3ToFloat32(q[123]), raw[123]);
+        Assert.Equal(FloatFormats.E4M3ToFloat32(q[123]), raw[123]);
     }
 
     [Fact]

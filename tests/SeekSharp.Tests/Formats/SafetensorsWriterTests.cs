@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using SeekSharp.Formats;
 using Xunit;
+using SeekSharp.Tensors.Kernels;
 
 namespace SeekSharp.Tests.Formats;
 
@@ -238,8 +239,8 @@ public class SafetensorsWriterTests : IDisposable
     {
         TensorDType.F32 or TensorDType.F64 => value,
         TensorDType.F16 => (float)(Half)value,
-        TensorDType.BF16 => DTypeConversions.BFloat16ToFloat32(DTypeConversions.Float32ToBFloat16(value)),
-        TensorDType.F8_E4M3 => DTypeConversions.E4M3ToFloat32(DTypeConversions.Float32ToE4M3(value)),
+        TensorDType.BF16 => FloatFormats.BFloat16ToFloat32(FloatFormats.Float32ToBFloat16(value)),
+        TensorDType.F8_E4M3 => FloatFormats.E4M3ToFloat32(FloatFormats.Float32ToE4M3(value)),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 }

@@ -75,7 +75,7 @@ public class WeightMatrixTests
         var dense = new float[rows * cols];
         w.Dequantize(dense);
         var reference = new float[rows * cols];
-        SeekSharp.Formats.Fp8BlockQuantization.Dequantize(w.Codes, w.Scales, rows, cols, reference);
+        Fp8BlockQuantization.Dequantize(w.Codes, w.Scales, rows, cols, reference);
         Assert.Equal(reference, dense);
         foreach (int n in new[] { 1, 4, 33 })
         {

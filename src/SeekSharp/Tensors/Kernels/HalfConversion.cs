@@ -20,7 +20,7 @@ public static unsafe class HalfConversion
 
     /// <summary>Float32 to BF16, round to nearest even; NaN stays NaN (the checkpoint writer's rule).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort SingleToBf16(float value) => Formats.DTypeConversions.Float32ToBFloat16(value);
+    public static ushort SingleToBf16(float value) => FloatFormats.Float32ToBFloat16(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort SingleToF16(float value) => BitConverter.HalfToUInt16Bits((Half)value);
@@ -69,14 +69,14 @@ public static unsafe class HalfConversion
     public static void ToSingle(ElementType type, ReadOnlySpan<ushort> src, Span<float> dst)
     {
         if (dst.Length < src.Length) throw new ArgumentException("Destination too short.", nameof(dst));
-        if (type == ElementType.BF16) Formats.DTypeConversions.BFloat16ToFloat32(src, dst[..src.Length]);
-        else Formats.DTypeConversions.HalfToFloat32(System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(src), dst[..src.Length]);
+        if (type == ElementType.BF16) FloatFormats.BFloat16ToFloat32(src, dst[..src.Length]);
+        else FloatFormats.HalfToFloat32(System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(src), dst[..src.Length]);
     }
 
     public static void FromSingle(ElementType type, ReadOnlySpan<float> src, Span<ushort> dst)
     {
         if (dst.Length < src.Length) throw new ArgumentException("Destination too short.", nameof(dst));
-        if (type == ElementType.BF16) Formats.DTypeConversions.Float32ToBFloat16(src, dst[..src.Length]);
-        else Formats.DTypeConversions.Float32ToHalf(src, System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(dst[..src.Length]));
+        if (type == ElementType.BF16) FloatFormats.Float32ToBFloat16(src, dst[..src.Length]);
+        else FloatFormats.Float32ToHalf(src, System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(dst[..src.Length]));
     }
 }

@@ -1,4 +1,4 @@
-using SeekSharp.Formats;
+using SeekSharp.Tensors.Kernels;
 
 namespace SeekSharp.Tensors.Weights;
 
@@ -84,7 +84,7 @@ public sealed unsafe class Fp8BlockWeight : WeightMatrix
         for (int b = 0, c = 0; c < cols; b++, c += BlockCols)
         {
             int width = Math.Min(BlockCols, cols - c);
-            DTypeConversions.E4M3ToFloat32(codes.Slice(c, width), destination.Slice(c, width), scales[b]);
+            FloatFormats.E4M3ToFloat32(codes.Slice(c, width), destination.Slice(c, width), scales[b]);
         }
     }
 

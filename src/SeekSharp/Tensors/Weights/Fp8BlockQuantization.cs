@@ -1,4 +1,6 @@
-namespace SeekSharp.Formats;
+using SeekSharp.Tensors.Kernels;
+
+namespace SeekSharp.Tensors.Weights;
 
 /// <summary>
 /// DeepSeek-V3's FP8 weight format (docs/architecture.md §14): a [rows, cols] weight stored as E4M3 bytes plus one float32 per
@@ -30,7 +32,7 @@ public static class Fp8BlockQuantization
             for (int blockCol = 0, c = 0; c < cols; blockCol++, c += blockCols)
             {
                 int width = Math.Min(blockCols, cols - c);
-                DTypeConversions.E4M3ToFloat32(qRow.Slice(c, width), outRow.Slice(c, width), scaleRow[blockCol]);
+                FloatFormats.E4M3ToFloat32(qRow.Slice(c, width), outRow.Slice(c, width), scaleRow[blockCol]);
             }
         }
     }
@@ -52,11 +54,11 @@ public static class Fp8BlockQuantization
             {
                 int c0 = blockCol * blockCols, width = Math.Min(blockCols, cols - c0);
                 float amax = BlockAbsMax(weight, cols, r0, height, c0, width);
-                float scale = amax == 0f ? 1f : amax / DTypeConversions.E4M3MaxValue;
+                float scale = amax == 0f ? 1f : amax / FloatFormats.E4M3MaxValue;
                 scaleInv[blockRow * scaleCols + blockCol] = scale;
                 for (int r = r0; r < r0 + height; r++)
                     for (int c = c0; c < c0 + width; c++)
-                        q[r * cols + c] = DTypeConversions.Float32ToE4M3(weight[r * cols + c] / scale);
+                        q[r * cols + c] = FloatFormats.Float32ToE4M3(weight[r * cols + c] / scale);
             }
         }
     }
