@@ -1,6 +1,6 @@
-using Spectre.Console;
 using SeekSharp.Tensors;
 using SeekSharp.Training;
+using Spectre.Console;
 
 namespace SeekSharp.Cli;
 

@@ -27,7 +27,6 @@ public sealed class DecodeEngine
     private int[] _tokens = new int[64];
     private int[] _logitsRow = new int[8];     // per input: its first logits row
     private bool _allLogits;
-    private float[] _draftLogits = Array.Empty<float>();
 
     public DeepSeekModel Model { get; }
     public WorkerPool Pool { get; }

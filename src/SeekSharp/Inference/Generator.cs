@@ -91,7 +91,7 @@ public sealed class Generator
             if (!speculate)
             {
                 one[0] = x;
-                _session.Append(one).CopyTo(logits);
+                _session.Append(one, cancellationToken).CopyTo(logits);
                 forwards++;
                 pending.Enqueue(sampler.Sample(logits, CollectionsSpan(history)));
                 continue;

@@ -78,7 +78,8 @@ public sealed record ModelConfig
     [JsonIgnore] public bool HasQLora => QLoraRank is > 0;
     [JsonIgnore] public bool HasMoe => NRoutedExperts is > 0;
     [JsonIgnore] public ScoringFunction ScoringFunc => (ScoringFuncName ?? "softmax") == "sigmoid" ? ScoringFunction.Sigmoid : ScoringFunction.Softmax;
-    [JsonIgnore] public TopKMethod TopkMethod => (TopkMethodName ?? "greedy") switch
+    [JsonIgnore]
+    public TopKMethod TopkMethod => (TopkMethodName ?? "greedy") switch
     {
         "noaux_tc" => TopKMethod.NoAuxTc,
         "group_limited_greedy" => TopKMethod.GroupLimitedGreedy,

@@ -46,7 +46,8 @@ public sealed record TrainingOptions
         Loss.Validate();
     }
 
-    [JsonIgnore] public static System.Text.Json.JsonSerializerOptions Json { get; } = new()
+    [JsonIgnore]
+    public static System.Text.Json.JsonSerializerOptions Json { get; } = new()
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using SeekSharp.Model;
-using SeekSharp.Training;
 using SeekSharp.Tests.Training;
+using SeekSharp.Training;
 using Xunit;
 
 namespace SeekSharp.Tests.Cli;

@@ -1,6 +1,6 @@
-using Xunit;
 using SeekSharp.Formats;
 using SeekSharp.Tensors.Kernels;
+using Xunit;
 
 namespace SeekSharp.Tests.Formats;
 

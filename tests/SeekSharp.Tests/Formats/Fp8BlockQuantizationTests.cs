@@ -1,7 +1,7 @@
 using SeekSharp.Formats;
-using Xunit;
 using SeekSharp.Tensors.Kernels;
 using SeekSharp.Tensors.Weights;
+using Xunit;
 
 namespace SeekSharp.Tests.Formats;
 

@@ -1,8 +1,8 @@
 using System.Text.RegularExpressions;
 using SeekSharp.Formats;
-using Xunit;
 using SeekSharp.Tensors.Kernels;
 using SeekSharp.Tensors.Weights;
+using Xunit;
 
 namespace SeekSharp.Tests.Formats;
 

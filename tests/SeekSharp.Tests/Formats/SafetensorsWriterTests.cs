@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using SeekSharp.Formats;
-using Xunit;
 using SeekSharp.Tensors.Kernels;
+using Xunit;
 
 namespace SeekSharp.Tests.Formats;
 
@@ -211,7 +211,7 @@ public class SafetensorsWriterTests : IDisposable
         Assert.Throws<ArgumentException>(() => TensorToWrite.FromFloat32("a", TensorDType.F32, [2, 3], new float[5]));
         Assert.Throws<ArgumentException>(() => TensorToWrite.FromBytes("a", TensorDType.F32, [2], new byte[7]));
         Assert.Throws<ArgumentException>(() => TensorToWrite.FromFloat32("a", TensorDType.I32, [1], new float[1]));
-        Assert.Throws<ArgumentException>(() => TensorToWrite.FromFloat32("a", TensorDType.F32, [-1], new float[0]));
+        Assert.Throws<ArgumentException>(() => TensorToWrite.FromFloat32("a", TensorDType.F32, [-1], Array.Empty<float>()));
         Assert.Throws<ArgumentException>(() => TensorToWrite.FromFloat32("a", TensorDType.F32, [1L << 40, 1L << 40], (_, _) => { }));
         Assert.Throws<ArgumentException>(() => TensorToWrite.FromBytes("__metadata__", TensorDType.U8, [0], ReadOnlyMemory<byte>.Empty));
     }

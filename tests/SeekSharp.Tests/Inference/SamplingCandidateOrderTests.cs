@@ -34,19 +34,19 @@ public class SamplingCandidateOrderTests
     public void SelectBestPutsExactlyTheKBestInFront(string shape)
     {
         foreach (int n in new[] { 1, 2, 17, 100, 5000 })
-        foreach (int k in new[] { 1, 2, 16, 17, 40, n / 2, n - 1, n })
-        foreach (int budget in new[] { -1, 0, 1 })   // -1: the normal budget; 0 and 1 force the heapsort fallback
-        {
-            if (k < 1 || k > n) continue;
-            var values = Make(shape, n, n + k);
-            var expected = BestFirst(values).Take(k).Order().ToArray();
-            var v = (float[])values.Clone();
-            var ids = Enumerable.Range(0, n).ToArray();
-            if (budget < 0) CandidateOrder.SelectBest(v, ids, k);
-            else CandidateOrder.SelectBest(v, ids, k, budget);
-            Assert.Equal(expected, ids.Take(k).Order().ToArray());
-            for (int j = 0; j < n; j++) Assert.Equal(values[ids[j]], v[j]);   // values moved with their ids
-        }
+            foreach (int k in new[] { 1, 2, 16, 17, 40, n / 2, n - 1, n })
+                foreach (int budget in new[] { -1, 0, 1 })   // -1: the normal budget; 0 and 1 force the heapsort fallback
+                {
+                    if (k < 1 || k > n) continue;
+                    var values = Make(shape, n, n + k);
+                    var expected = BestFirst(values).Take(k).Order().ToArray();
+                    var v = (float[])values.Clone();
+                    var ids = Enumerable.Range(0, n).ToArray();
+                    if (budget < 0) CandidateOrder.SelectBest(v, ids, k);
+                    else CandidateOrder.SelectBest(v, ids, k, budget);
+                    Assert.Equal(expected, ids.Take(k).Order().ToArray());
+                    for (int j = 0; j < n; j++) Assert.Equal(values[ids[j]], v[j]);   // values moved with their ids
+                }
     }
 
     [Theory]
@@ -68,17 +68,17 @@ public class SamplingCandidateOrderTests
     public void KeepAtLeastKeepsExactlyTheValuesAtOrAboveTheThresholdInOrder(string shape)
     {
         foreach (int n in new[] { 0, 5, 8, 9, 100, 1003 })
-        foreach (bool hasIds in new[] { false, true })
-        {
-            var values = Make(shape, n, n + 1);
-            float threshold = n == 0 ? 0 : values.OrderBy(v => v).ElementAt(n / 2);
-            var v = (float[])values.Clone();
-            var ids = hasIds ? Enumerable.Range(0, n).Select(i => 1000 + i).ToArray() : new int[n];
-            int kept = CandidateOrder.KeepAtLeast(v, ids, hasIds, threshold);
-            var expected = Enumerable.Range(0, n).Where(i => values[i] >= threshold).ToArray();
-            Assert.Equal(expected.Select(i => hasIds ? 1000 + i : i), ids.Take(kept));
-            Assert.Equal(expected.Select(i => values[i]), v.Take(kept));
-        }
+            foreach (bool hasIds in new[] { false, true })
+            {
+                var values = Make(shape, n, n + 1);
+                float threshold = n == 0 ? 0 : values.OrderBy(v => v).ElementAt(n / 2);
+                var v = (float[])values.Clone();
+                var ids = hasIds ? Enumerable.Range(0, n).Select(i => 1000 + i).ToArray() : new int[n];
+                int kept = CandidateOrder.KeepAtLeast(v, ids, hasIds, threshold);
+                var expected = Enumerable.Range(0, n).Where(i => values[i] >= threshold).ToArray();
+                Assert.Equal(expected.Select(i => hasIds ? 1000 + i : i), ids.Take(kept));
+                Assert.Equal(expected.Select(i => values[i]), v.Take(kept));
+            }
     }
 
     public static TheoryData<string> WeightShapes => ["peaked", "flat", "few values", "all equal", "zeros and subnormals", "wide range"];

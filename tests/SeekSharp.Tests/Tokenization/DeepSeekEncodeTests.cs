@@ -1,5 +1,5 @@
-using Xunit;
 using SeekSharp.Tokenization;
+using Xunit;
 
 namespace SeekSharp.Tests.Tokenization;
 

@@ -17,9 +17,20 @@ public class FiniteDifferenceTests(ITestOutputHelper output)
 
     private static ModelConfig Config(string variant) => Presets.Get("tiny") with
     {
-        VocabSize = 64, HiddenSize = 32, IntermediateSize = 48, MoeIntermediateSize = 16, NumHiddenLayers = 2,
-        NumAttentionHeads = 2, KvLoraRank = 16, QkNopeHeadDim = 8, QkRopeHeadDim = 4, VHeadDim = 8,
-        NRoutedExperts = 8, NumExpertsPerTok = 2, NGroup = variant == "softmax" ? 1 : 4, TopkGroup = variant == "softmax" ? 1 : 2,
+        VocabSize = 64,
+        HiddenSize = 32,
+        IntermediateSize = 48,
+        MoeIntermediateSize = 16,
+        NumHiddenLayers = 2,
+        NumAttentionHeads = 2,
+        KvLoraRank = 16,
+        QkNopeHeadDim = 8,
+        QkRopeHeadDim = 4,
+        VHeadDim = 8,
+        NRoutedExperts = 8,
+        NumExpertsPerTok = 2,
+        NGroup = variant == "softmax" ? 1 : 4,
+        TopkGroup = variant == "softmax" ? 1 : 2,
         QLoraRank = variant == "no-q-lora" ? null : 24,
         ScoringFuncName = variant == "softmax" ? "softmax" : "sigmoid",
         TopkMethodName = variant == "softmax" ? "greedy" : "noaux_tc",

@@ -45,7 +45,8 @@ public static class FlopCounter
             int positions = sequenceLength - k;     // module k predicts t_{i+k+1}: no input token past the end
             if (positions <= 0) break;
             var module = Layer(c, c.NumHiddenLayers + k - 1, AverageKeys(positions, span))
-                with { Head = Head(c), EhProjection = 2.0 * (2.0 * c.HiddenSize) * c.HiddenSize };
+                with
+            { Head = Head(c), EhProjection = 2.0 * (2.0 * c.HiddenSize) * c.HiddenSize };
             mtp = mtp.Plus(module.Times((double)positions / sequenceLength));
         }
         return new TokenFlops(main, mtp);
