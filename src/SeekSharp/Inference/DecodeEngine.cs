@@ -35,11 +35,16 @@ public sealed class DecodeEngine
     /// <summary>The activations of the last step (hidden states when asked for, routing).</summary>
     public ModelState State => _state;
 
-    public DecodeEngine(DeepSeekModel model, WorkerPool pool, AttentionMode prefillAttention = AttentionMode.Naive)
+    /// <summary>
+    /// An engine over <paramref name="model"/>; chunks of more than <see cref="Mla.AbsorbedMaxRows"/> tokens attend in
+    /// <paramref name="prefillAttention"/> form. <paramref name="dump"/>, when given, receives the intermediates of every
+    /// step and draft (docs/architecture.md §23).
+    /// </summary>
+    public DecodeEngine(DeepSeekModel model, WorkerPool pool, AttentionMode prefillAttention = AttentionMode.Naive, IActivationSink? dump = null)
     {
         Model = model;
         Pool = pool;
-        _ctx = new ForwardContext(pool) { Attention = prefillAttention };
+        _ctx = new ForwardContext(pool) { Attention = prefillAttention, Dump = dump };
         _state = model.CreateState();
     }
 

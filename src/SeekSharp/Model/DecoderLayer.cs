@@ -9,6 +9,8 @@ namespace SeekSharp.Model;
 /// </summary>
 public sealed class DecoderLayer
 {
+    private readonly string _dump;   // "layers.ℓ." or "mtp.k.": the scope of this layer's activation names
+
     public int Index { get; }
     public RmsNormLayer InputNorm { get; }
     public Mla Attention { get; }
@@ -19,6 +21,7 @@ public sealed class DecoderLayer
     public DecoderLayer(ModelConfig c, Rope rope, Func<string, Parameter> p, int index)
     {
         Index = index;
+        _dump = ActivationNames.Layer(c, index);
         string pre = CheckpointLayout.LayerPrefix(index);
         float eps = (float)c.RmsNormEps;
         InputNorm = new RmsNormLayer(p(pre + CheckpointLayout.InputNorm), eps);
@@ -57,9 +60,11 @@ public sealed class DecoderLayer
         }
         var xn = arena.AllocateUninitialized(new TensorShape(n, d));       // [n, d]
         InputNorm.Forward(h, xn, save ? state.Rstd1 : default);
+        ctx.Dump?.Record(_dump, "input_norm", xn);
         var attn = arena.AllocateUninitialized(new TensorShape(n, d));     // [n, d]
         Attention.Forward(ctx, xn, attn, batch, save ? state.Attention : null, cacheLayer);
         VectorOps.Add(attn.Span, h.Span);                                  // u = h + MLA(·)
+        ctx.Dump?.Record(_dump, "residual", h);
         if (save)
         {
             state.Xn = xn;
@@ -68,10 +73,13 @@ public sealed class DecoderLayer
         }
         var un = arena.AllocateUninitialized(new TensorShape(n, d));       // [n, d]
         PostAttentionNorm.Forward(h, un, save ? state.Rstd2 : default);
+        ctx.Dump?.Record(_dump, "post_attention_norm", un);
         var ffn = attn;                                                    // reuse: [n, d]
         if (Moe is not null) Moe.Forward(ctx, un, ffn, state.Moe, save);
         else Dense!.Forward(ctx, un, ffn, act: save ? state.Dense : null);
+        ctx.Dump?.Record(_dump, "ffn.out", ffn);
         VectorOps.Add(ffn.Span, h.Span);                                   // h' = u + FFN(·)
+        ctx.Dump?.Record(_dump, "out", h);
         if (save) state.Un = un;
     }
 

@@ -160,6 +160,7 @@ public sealed class DeepSeekModel : IDisposable
         state.SetTokens(tokens);
         var h = arena.AllocateUninitialized(new TensorShape(n, d));       // [N, d] residual stream
         for (int i = 0; i < n; i++) Embed.ReadRow(tokens[i], h.Row(i));
+        ctx.Dump?.Record("", "embed", h);
         var hidden = request.CollectHiddenStates ? new Tensor[Layers.Length + 1] : Array.Empty<Tensor>();
         if (request.CollectHiddenStates) hidden[0] = Snapshot(arena, h);
         for (int l = 0; l < Layers.Length; l++)
@@ -174,6 +175,7 @@ public sealed class DeepSeekModel : IDisposable
         var normed = arena.AllocateUninitialized(new TensorShape(n, d));  // [N, d]
         var rstd = ctx.SaveActivations ? new float[n] : Array.Empty<float>();
         FinalNorm.Forward(h, normed, ctx.SaveActivations ? rstd : default);
+        ctx.Dump?.Record("", "norm", normed);
         state.Normed = normed;
         state.NormRstd = rstd;
         state.Logits = request.LogitsRows switch
@@ -182,6 +184,7 @@ public sealed class DeepSeekModel : IDisposable
             LogitsRows.LastPerSequence => ComputeLogits(ctx, LastRows(arena, normed, batch)),
             _ => default,
         };
+        ctx.Dump?.Record("", "logits", state.Logits);
 
         if (request.RunMtp)
         {

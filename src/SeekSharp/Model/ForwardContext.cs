@@ -20,6 +20,9 @@ public sealed class ForwardContext
     /// </summary>
     public AttentionMode Attention { get; init; } = AttentionMode.Naive;
 
+    /// <summary>Receives named intermediates of every forward (docs/architecture.md §23); null, the default, costs nothing.</summary>
+    public IActivationSink? Dump { get; init; }
+
     public ForwardContext(WorkerPool pool, TensorArena? arena = null)
     {
         Pool = pool;
@@ -27,7 +30,7 @@ public sealed class ForwardContext
     }
 
     /// <summary>A context over the same pool and arena with activations kept (training) or not.</summary>
-    public ForwardContext WithSaveActivations(bool save) => new(Pool, Arena) { SaveActivations = save, Attention = Attention };
+    public ForwardContext WithSaveActivations(bool save) => new(Pool, Arena) { SaveActivations = save, Attention = Attention, Dump = Dump };
 }
 
 /// <summary>The two mathematically equal forms of MLA (docs/architecture.md §4.5, §4.6).</summary>

@@ -12,6 +12,7 @@ namespace SeekSharp.Model;
 public sealed partial class Mla
 {
     private readonly int _d, _nh, _dn, _dr, _dqk, _dv, _dc, _qr;
+    private readonly string _dump;   // "layers.ℓ.attn.": the scope of this block's activation names
 
     public Parameter? QProj { get; }
     public Parameter? QAProj { get; }
@@ -42,6 +43,7 @@ public sealed partial class Mla
         KvBProj = p(prefix + CheckpointLayout.KvBProj);
         OProj = p(prefix + CheckpointLayout.OProj);
         Rope = rope;
+        _dump = ActivationNames.LayerOf(c, prefix) + ActivationNames.Attention;
     }
 
     /// <summary>Intermediates of one forward, kept for the backward pass.</summary>
@@ -93,6 +95,7 @@ public sealed partial class Mla
             Linear.Forward(pool, x, QAProj!, cq);
             QANorm!.Forward(cq, cqNorm, qRstd);
             Linear.Forward(pool, cqNorm, QBProj!, q);
+            ctx.Dump?.Record(_dump, "cq", cqNorm);
         }
 
         // Latent and shared rotary key: ckv [N, d_c + d_r] → c [N, d_c], kr [N, d_r]
@@ -110,6 +113,9 @@ public sealed partial class Mla
             var qRow = q.Row(r);
             for (int h = 0; h < _nh; h++) Rope.Apply(qRow.Slice(h * _dqk + _dn, _dr), pos);
         }
+        ctx.Dump?.Record(_dump, "q", q.Reshape(n, _nh, _dqk));
+        ctx.Dump?.Record(_dump, "c", c);
+        ctx.Dump?.Record(_dump, "kr", kr);
 
         var o = arena.AllocateUninitialized(new TensorShape(n, _nh * _dv));   // [N, n_h·d_v]
         Tensor kvb = default, probs = default;
@@ -135,7 +141,9 @@ public sealed partial class Mla
             }
         }
 
+        ctx.Dump?.Record(_dump, "o", o.Reshape(n, _nh, _dv));
         Linear.Forward(pool, o, OProj, output);
+        ctx.Dump?.Record(_dump, "out", output);
 
         if (act is not null)
         {

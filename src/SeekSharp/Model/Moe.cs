@@ -10,6 +10,8 @@ namespace SeekSharp.Model;
 /// </summary>
 public sealed class Moe
 {
+    private readonly string _dump;   // "layers.ℓ.ffn.": the scope of this layer's activation names
+
     public Router Router { get; }
     public Mlp[] Experts { get; }
     public Mlp? Shared { get; }
@@ -17,6 +19,7 @@ public sealed class Moe
     public Moe(ModelConfig c, Func<string, Parameter> p, string prefix)
     {
         Router = new Router(c, p, prefix);
+        _dump = ActivationNames.LayerOf(c, prefix) + ActivationNames.Ffn;
         Experts = new Mlp[Router.Experts];
         for (int e = 0; e < Experts.Length; e++)
             Experts[e] = Mlp.FromLayer(p, prefix, CheckpointLayout.ExpertGate(e), CheckpointLayout.ExpertUp(e), CheckpointLayout.ExpertDown(e));
@@ -73,6 +76,7 @@ public sealed class Moe
                 VectorOps.AddScaled(ye.Row(i), weights[slot], y.Row(slot / k));
             }
         }
+        ctx.Dump?.Record(_dump, "routed", y);
         Shared?.Forward(ctx, u, y, accumulate: true, act: save ? state.SharedAct : null);
     }
 
@@ -117,6 +121,7 @@ public sealed class Moe
                 VectorOps.AddScaled(state.ExpertOutputs[e].Row(i), weights[slot], y.Row(slot / k));
             }
         }
+        ctx.Dump?.Record(_dump, "routed", y);
         if (!shared.IsEmpty) VectorOps.Add(shared.Span, y.Span);
     }
 

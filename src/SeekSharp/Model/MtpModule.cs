@@ -13,6 +13,8 @@ namespace SeekSharp.Model;
 /// </remarks>
 public sealed class MtpModule
 {
+    private readonly string _dump;   // "mtp.k.": the scope of this module's activation names
+
     public int Depth { get; }
     public RmsNormLayer ENorm { get; }
     public RmsNormLayer HNorm { get; }
@@ -26,6 +28,7 @@ public sealed class MtpModule
     {
         Depth = depth;
         int layer = c.NumHiddenLayers + depth;
+        _dump = ActivationNames.Layer(c, layer);
         string pre = CheckpointLayout.LayerPrefix(layer);
         float eps = (float)c.RmsNormEps;
         Embed = p(pre + CheckpointLayout.MtpEmbed);
@@ -87,13 +90,16 @@ public sealed class MtpModule
         int n = batch.Rows, d = previous.Cols;
         var e = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
         for (int i = 0; i < n; i++) Embed.ReadRow(nextTokens[i], e.Row(i));
+        ctx.Dump?.Record(_dump, "embed", e);
         var cat = arena.AllocateUninitialized(new TensorShape(n, 2 * d));     // [n, 2d] = [enorm(e) ; hnorm(h)]
         var eRstd = save ? new float[n] : default;
         var gRstd = save ? new float[n] : default;
         ENorm.Forward(n, e.Span, d, cat.Span, 2 * d, eRstd);
         HNorm.Forward(n, previous.Span, d, cat.Span[d..], 2 * d, gRstd);
+        ctx.Dump?.Record(_dump, "concat", cat);
         var h = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
         Linear.Forward(ctx.Pool, cat, EhProj, h);
+        ctx.Dump?.Record(_dump, "proj", h);
         Layer.Forward(ctx, h, batch, state.Layer, cacheLayer: 0);
         batch.CommitCaches();
         state.H = h;
@@ -114,8 +120,10 @@ public sealed class MtpModule
         var z = arena.AllocateUninitialized(new TensorShape(n, d));           // [n, d]
         var zRstd = save ? new float[n] : default;
         HeadNorm.Forward(h, z, zRstd);
+        ctx.Dump?.Record(_dump, "norm", z);
         var logits = arena.AllocateUninitialized(new TensorShape(n, Head.Rows)); // [n, V]
         Linear.Forward(ctx.Pool, z, Head, logits);
+        ctx.Dump?.Record(_dump, "logits", logits);
         state.Z = z;
         state.ZRstd = zRstd ?? Array.Empty<float>();
         state.Logits = logits;

@@ -11,6 +11,7 @@ namespace SeekSharp.Model;
 public sealed class Router
 {
     private readonly ModelConfig _c;
+    private readonly string _dump;   // "layers.ℓ.ffn.router.": the scope of the routing's activation names
 
     public Parameter Weight { get; }
     /// <summary>e_score_correction_bias [n_routed_experts], float32; present for topk_method noaux_tc.</summary>
@@ -25,6 +26,7 @@ public sealed class Router
         Bias = c.HasExpertBias ? p(prefix + CheckpointLayout.RouterBias) : null;
         Experts = c.NRoutedExperts!.Value;
         ExpertsPerToken = c.NumExpertsPerTok!.Value;
+        _dump = ActivationNames.LayerOf(c, prefix) + ActivationNames.Router;
     }
 
     /// <summary>The routing of n tokens.</summary>
@@ -62,6 +64,10 @@ public sealed class Router
             else Softmax.Forward(logits.Row(t), s);
             Select(s, selection, groupScores, groupOrder, routing.Indices.AsSpan(t * k, k), routing.Weights.AsSpan(t * k, k));
         }
+        ctx.Dump?.Record(_dump, "logits", logits);
+        ctx.Dump?.Record(_dump, "scores", scores);
+        ctx.Dump?.Record(_dump, "indices", routing.Indices.AsSpan(0, n * k), k);
+        ctx.Dump?.Record(_dump, "weights", new Tensor(routing.Weights, new TensorShape(n, k)));
     }
 
     private void Select(ReadOnlySpan<float> s, Span<float> selection, Span<float> groupScores, Span<int> groupOrder, Span<int> chosen, Span<float> weights)

@@ -17,6 +17,7 @@ public class DecodeAllocationTests
         var ctx = new ForwardContext(pool);
         var state = model.CreateState();
         var cache = new LatentKvCache(c.NumHiddenLayers, 64, c.KvLoraRank, c.QkRopeHeadDim);
+        model.Rope.EnsureCapacity(cache.Capacity);     // as DecodeEngine.NewSequence does: the RoPE table never grows mid-decode
         var request = new ForwardRequest { LogitsRows = LogitsRows.All };
         int[] token = [g.Tokens[0]];
         void Step(int pos)
