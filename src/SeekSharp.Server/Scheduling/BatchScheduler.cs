@@ -1,0 +1,361 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using SeekSharp.Inference;
+using SeekSharp.Server.Metrics;
+
+namespace SeekSharp.Server.Scheduling;
+
+/// <summary>
+/// Continuous batching over one <see cref="DecodeEngine"/>, driven by one thread (the engine is not thread-safe).
+/// Requests arrive through <see cref="Submit"/> from any thread and wait in a queue; each step the scheduler admits
+/// waiting requests into free slots (up to <c>parallel</c>), then runs ONE forward over every active sequence: one
+/// token for each sequence that is decoding, and a chunk of the prompt for each one being prefilled (all prompts
+/// together at most <c>prefillChunk</c> tokens per step, so decodes are never stalled for long). A new request joins
+/// at the next step; a cancelled one leaves at the next step. A new prompt that shares a prefix with a finished
+/// request's sequence (<see cref="PromptCache"/>) starts from a fork of it.
+/// </summary>
+public sealed class BatchScheduler : IDisposable
+{
+    private readonly ServedModel _model;
+    private readonly DecodeEngine _engine;
+    private readonly ServerMetrics _metrics;
+    private readonly PromptCache _cache;
+    private readonly Action<string> _log;
+    private readonly int _parallel, _queueLimit, _prefillChunk, _vocab;
+    private readonly object _gate = new();
+    private readonly Queue<GenerationJob> _incoming = new();      // under _gate
+    private readonly List<GenerationJob> _waiting = new();        // scheduler thread only
+    private readonly List<Slot> _active = new();                  // scheduler thread only
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread _thread;
+    private readonly DecodeInput[] _inputs;
+    private readonly Slot[] _stepSlots;
+    private int _pending;                 // submitted and not finished; under _gate
+    private bool _accepting = true;       // under _gate
+    private volatile bool _stop, _paused, _cancelAll;
+    private volatile int _busy;
+
+    public BatchScheduler(ServedModel model, DecodeEngine engine, ServerOptions options, ServerMetrics metrics, Action<string>? log = null)
+    {
+        _model = model;
+        _engine = engine;
+        _metrics = metrics;
+        _log = log ?? (_ => { });
+        _parallel = options.Parallel;
+        _queueLimit = options.QueueLimit;
+        _prefillChunk = options.PrefillChunk;
+        _vocab = model.Tokenizer.VocabSize;
+        if (options.Speculative == SpeculativeMode.Mtp)
+            throw new InvalidInputException("serve does not speculate with MTP yet; use --speculative off.");
+        var c = model.Model.Config;
+        long hiddenBytesPerPosition = c.MtpDepth > 0 ? (long)c.HiddenSize * sizeof(float) : 0;
+        _cache = new PromptCache(options.PromptCacheBytes, s => s.CacheBytes + s.Capacity * hiddenBytesPerPosition);
+        _inputs = new DecodeInput[_parallel];
+        _stepSlots = new Slot[_parallel];
+        metrics.Attach(Gauges, c.NumHiddenLayers);
+        _thread = new Thread(Run) { IsBackground = true, Name = "seeksharp scheduler" };
+        _thread.Start();
+    }
+
+    public int Slots => _parallel;
+
+    /// <summary>Hands a request to the scheduler; its events follow on <see cref="GenerationJob.Events"/> when accepted.</summary>
+    /// <exception cref="InvalidInputException">The prompt does not leave room for one generated token in the context.</exception>
+    public SubmitResult Submit(GenerationJob job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        if (job.Prompt.Length >= _model.Context) throw new ContextFullException(_model.Context, job.Prompt.Length + 1);
+        foreach (int t in job.Prompt)
+            if ((uint)t >= (uint)_vocab) throw new InvalidInputException($"Token id {t} is outside the vocabulary (0..{_vocab - 1}).");
+        lock (_gate)
+        {
+            if (!_accepting)
+            {
+                _metrics.Rejected("shutting_down");
+                return SubmitResult.ShuttingDown;
+            }
+            if (_pending >= _parallel + _queueLimit)
+            {
+                _metrics.Rejected("queue_full");
+                return SubmitResult.QueueFull;
+            }
+            _pending++;
+            job.SubmittedAt = Stopwatch.GetTimestamp();
+            _incoming.Enqueue(job);
+        }
+        job.CancellationToken.Register(Wake);
+        Wake();
+        return SubmitResult.Accepted;
+    }
+
+    /// <summary>Stops taking requests; those in flight go on until <see cref="CancelAll"/> or completion.</summary>
+    public void StopAccepting()
+    {
+        lock (_gate) _accepting = false;
+        Wake();
+    }
+
+    /// <summary>Cancels every request in flight or waiting (shutdown after the grace period).</summary>
+    public void CancelAll()
+    {
+        _cancelAll = true;
+        Wake();
+    }
+
+    /// <summary>Requests submitted and not finished.</summary>
+    public int InFlight
+    {
+        get { lock (_gate) return _pending; }
+    }
+
+    /// <summary>Holds the scheduler between steps (tests: to line requests up deterministically). Cancellations are still handled.</summary>
+    internal void Pause() => _paused = true;
+
+    internal void Resume()
+    {
+        _paused = false;
+        Wake();
+    }
+
+    public void Dispose()
+    {
+        lock (_gate) _accepting = false;
+        _stop = true;
+        Wake();
+        _thread.Join();
+    }
+
+    private void Wake()
+    {
+        try { _wake.Set(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    private ServerMetrics.SchedulerGauges Gauges()
+    {
+        int pending;
+        lock (_gate) pending = _pending;
+        int busy = _busy;
+        return new(Math.Max(0, pending - busy), busy, _parallel, _cache.Bytes, _cache.Count, _cache.BudgetBytes);
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            TakeIncoming();
+            if (_stop)
+            {
+                foreach (var slot in _active.ToArray()) Finish(slot, FinishReason.Cancelled);
+                foreach (var job in _waiting) Release(job, new Finished(FinishReason.Cancelled, new UsageCounts(job.Prompt.Length, 0, 0)));
+                _waiting.Clear();
+                _busy = 0;
+                return;
+            }
+            DropCancelled();
+            if (_paused || (_active.Count == 0 && _waiting.Count == 0))
+            {
+                _busy = _active.Count;
+                _wake.WaitOne();
+                continue;
+            }
+            Admit();
+            _busy = _active.Count;
+            if (_active.Count == 0) continue;
+            try
+            {
+                Step();
+            }
+            catch (Exception e)
+            {
+                // The forward itself failed: every sequence in it is in an unknown state.
+                _log($"error: a step failed: {e.Message}");
+                foreach (var slot in _active.ToArray()) Fail(slot, e);
+            }
+            _active.RemoveAll(s => s.Done);
+            _busy = _active.Count;
+        }
+    }
+
+    private void TakeIncoming()
+    {
+        lock (_gate)
+            while (_incoming.TryDequeue(out var job)) _waiting.Add(job);
+    }
+
+    private void DropCancelled()
+    {
+        bool all = _cancelAll;
+        for (int i = _waiting.Count - 1; i >= 0; i--)
+        {
+            var job = _waiting[i];
+            if (!all && !job.IsCancelled) continue;
+            _waiting.RemoveAt(i);
+            _metrics.Finished(FinishReason.Cancelled);
+            Release(job, new Finished(FinishReason.Cancelled, new UsageCounts(job.Prompt.Length, 0, 0)));
+        }
+        foreach (var slot in _active)
+            if (all || slot.Job.IsCancelled) Finish(slot, FinishReason.Cancelled);
+        _active.RemoveAll(s => s.Done);
+    }
+
+    private void Admit()
+    {
+        while (_active.Count < _parallel && _waiting.Count > 0)
+        {
+            var job = _waiting[0];
+            _waiting.RemoveAt(0);
+            try
+            {
+                _active.Add(Open(job));
+            }
+            catch (Exception e)
+            {
+                _log($"error: could not start a request: {e.Message}");
+                _metrics.Failed();
+                Release(job, new Failed(e.Message));
+            }
+        }
+    }
+
+    /// <summary>A slot for <paramref name="job"/>: a fork of the cached sequence sharing the longest prefix with its prompt, or a new sequence.</summary>
+    private Slot Open(GenerationJob job)
+    {
+        var prompt = job.Prompt;
+        int capacity = Math.Min(_model.Context, prompt.Length + job.Parameters.MaxTokens);
+        var (source, shared) = _cache.BudgetBytes > 0 ? _cache.Match(prompt, prompt.Length - 1) : (null, 0);
+        var sequence = source is not null ? _engine.Fork(source, shared, capacity) : _engine.NewSequence(capacity);
+        var slot = new Slot(job, sequence, shared, _vocab, _model.Tokenizer);
+        _metrics.Admitted(prompt.Length, shared, _cache.BudgetBytes > 0, Stopwatch.GetElapsedTime(job.SubmittedAt).TotalSeconds);
+        return slot;
+    }
+
+    private void Step()
+    {
+        int n = 0, rows = 0, prefilled = 0, budget = _prefillChunk;
+        foreach (var slot in _active)
+        {
+            if (slot.Prefilling)
+            {
+                if (budget == 0) continue;
+                int count = Math.Min(budget, slot.Job.Prompt.Length - slot.Cursor);
+                _inputs[n] = new DecodeInput(slot.Sequence, slot.Job.Prompt.AsMemory(slot.Cursor, count));
+                slot.StepTokens = count;
+                budget -= count;
+                prefilled += count;
+            }
+            else
+            {
+                slot.One[0] = slot.NextToken;
+                _inputs[n] = new DecodeInput(slot.Sequence, slot.One);
+                slot.StepTokens = 1;
+            }
+            rows += slot.StepTokens;
+            _stepSlots[n++] = slot;
+        }
+        long start = Stopwatch.GetTimestamp();
+        _engine.Step(_inputs.AsSpan(0, n));
+        RecordExpertLoad();
+        int generated = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var slot = _stepSlots[i];
+            _stepSlots[i] = null!;
+            _inputs[i] = default;
+            if (slot.Prefilling)
+            {
+                slot.Cursor += slot.StepTokens;
+                if (slot.Prefilling) continue;          // more of the prompt to go: no token yet
+            }
+            try
+            {
+                generated += Next(slot, _engine.Logits(i));
+            }
+            catch (Exception e)
+            {
+                _log($"error: sampling failed: {e.Message}");
+                Fail(slot, e);
+            }
+        }
+        long end = Stopwatch.GetTimestamp();
+        _metrics.Step(n, rows, prefilled, generated, Stopwatch.GetElapsedTime(start, end).TotalSeconds, end);
+    }
+
+    private void RecordExpertLoad()
+    {
+        var layers = _model.Model.Layers;
+        for (int l = 0; l < layers.Length; l++)
+        {
+            if (layers[l].Moe is not { } moe) continue;
+            var counts = _engine.State.Layers[l].Moe.Counts;
+            int experts = moe.Experts.Length;
+            if (counts.Length >= experts) _metrics.ExpertLoad(l, counts.AsSpan(0, experts));
+        }
+    }
+
+    /// <summary>Samples the slot's next token from <paramref name="logits"/> and tells the request; 1 if a token was generated, 0 at the end of sequence.</summary>
+    private int Next(Slot slot, ReadOnlySpan<float> logits)
+    {
+        var p = slot.Job.Parameters;
+        int token = slot.Sampler.Sample(logits, CollectionsMarshal.AsSpan(slot.History));
+        if (!slot.FirstTokenSeen)
+        {
+            slot.FirstTokenSeen = true;
+            _metrics.FirstToken(Stopwatch.GetElapsedTime(slot.Job.SubmittedAt).TotalSeconds);
+        }
+        if (token == _model.EosId)
+        {
+            Finish(slot, FinishReason.EndOfSequence);
+            return 0;
+        }
+        var logprob = p.TopLogprobs is { } top ? LogprobCalculator.Compute(logits, _vocab, token, top, _model.Tokenizer) : null;
+        slot.History.Add(token);
+        slot.Generated++;
+        var r = slot.Stops.Append(slot.Decoder.Append(token));
+        Emit(slot, r.Emit, logprob);
+        if (r.Stopped) Finish(slot, FinishReason.StopString);
+        else if (slot.Generated >= p.MaxTokens) Finish(slot, FinishReason.Length);
+        else if (slot.Sequence.Length >= slot.Sequence.Capacity) Finish(slot, FinishReason.ContextFull);
+        else slot.NextToken = token;
+        return 1;
+    }
+
+    private static void Emit(Slot slot, string text, TokenLogprob? logprob)
+    {
+        if (text.Length == 0 && logprob is null) return;
+        slot.Job.Writer.TryWrite(new TextDelta(text, logprob is null ? [] : [logprob]));
+    }
+
+    /// <summary>Ends a slot: the text held back (unless cancelled), the finish event, and its sequence into the prompt cache.</summary>
+    private void Finish(Slot slot, FinishReason reason)
+    {
+        if (slot.Done) return;
+        if (reason != FinishReason.Cancelled && !slot.Stops.Stopped)
+        {
+            var r = slot.Stops.Append(slot.Decoder.Flush());
+            string rest = r.Stopped ? r.Emit : r.Emit + slot.Stops.Flush();
+            if (r.Stopped) reason = FinishReason.StopString;
+            Emit(slot, rest, null);
+        }
+        slot.Done = true;
+        _metrics.Finished(reason);
+        if (_cache.BudgetBytes > 0) _cache.Add(slot.Sequence);
+        Release(slot.Job, new Finished(reason, slot.Usage));
+    }
+
+    private void Fail(Slot slot, Exception e)
+    {
+        if (slot.Done) return;
+        slot.Done = true;
+        _metrics.Failed();
+        Release(slot.Job, new Failed(e.Message));
+    }
+
+    /// <summary>Sends the last event, closes the request's stream and frees its place in the count.</summary>
+    private void Release(GenerationJob job, GenerationEvent last)
+    {
+        job.Writer.TryWrite(last);
+        job.Writer.TryComplete();
+        lock (_gate) _pending--;
+    }
+}
