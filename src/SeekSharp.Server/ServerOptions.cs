@@ -51,6 +51,9 @@ public sealed record ServerOptions
     /// <summary>On shutdown, how long requests in flight may run before they are cancelled.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Tests: loading waits for this task first, so /health can be seen answering 503.</summary>
+    internal Task? LoadGate { get; init; }
+
     /// <exception cref="InvalidInputException">A value out of range.</exception>
     public void Validate()
     {

@@ -85,7 +85,11 @@ public sealed class OpenAiServer : IAsyncDisposable
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address.EndsWith('/') ? address : address + "/");
         app.Lifetime.ApplicationStopping.Register(server.OnStopping);
-        server._loading = Task.Run(server.Load);
+        server._loading = Task.Run(async () =>
+        {
+            if (options.LoadGate is { } gate) await gate.WaitAsync(server._loadCancel.Token);
+            server.Load();
+        });
         return server;
     }
 

@@ -27,10 +27,11 @@ internal static class RequestBody
         {
             throw ApiError.BadRequest($"We could not parse the JSON body of your request: {e.Message}", code: "invalid_json");
         }
-        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        var kind = doc.RootElement.ValueKind;
+        if (kind != JsonValueKind.Object)
         {
             doc.Dispose();
-            throw ApiError.BadRequest($"The request body must be a JSON object, not {JsonFields.Describe(doc.RootElement.ValueKind)}.", code: "invalid_json");
+            throw ApiError.BadRequest($"The request body must be a JSON object, not {JsonFields.Describe(kind)}.", code: "invalid_json");
         }
         return doc;
     }
