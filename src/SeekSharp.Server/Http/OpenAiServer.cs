@@ -65,7 +65,9 @@ public sealed class OpenAiServer : IAsyncDisposable
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
+            // RequestBody answers 413 past the limit; Kestrel's own limit is only a backstop, set higher so that a body
+            // a little over the limit is still read to its end and the client reads the 413 instead of a reset connection.
+            k.Limits.MaxRequestBodySize = Math.Max(4 * options.MaxRequestBytes, options.MaxRequestBytes + (1 << 20));
             k.Listen(ip, options.Port);
         });
         builder.Services.AddRoutingCore();

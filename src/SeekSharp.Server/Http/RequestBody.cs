@@ -14,7 +14,12 @@ internal static class RequestBody
         int read;
         while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
         {
-            if (buffer.Length + read > limit) throw TooLarge(limit);
+            if (buffer.Length + read > limit)
+            {
+                // Read the rest (Kestrel's backstop limit ends a flood) so the connection stays usable for the answer.
+                while (await http.Request.Body.ReadAsync(chunk, http.RequestAborted) > 0) { }
+                throw TooLarge(limit);
+            }
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0) throw ApiError.BadRequest("The request has no body; send a JSON object.", code: "invalid_json");

@@ -32,7 +32,8 @@ public sealed class BatchScheduler : IDisposable
     private readonly Slot[] _stepSlots;
     private int _pending;                 // submitted and not finished; under _gate
     private bool _accepting = true;       // under _gate
-    private volatile bool _stop, _paused, _cancelAll;
+    private volatile bool _stop, _cancelAll;
+    private volatile int _stepsLeft = -1;  // tests: steps to run before holding (−1: run freely)
     private volatile int _busy;
 
     public BatchScheduler(ServedModel model, DecodeEngine engine, ServerOptions options, ServerMetrics metrics, Action<string>? log = null)
@@ -109,11 +110,18 @@ public sealed class BatchScheduler : IDisposable
     }
 
     /// <summary>Holds the scheduler between steps (tests: to line requests up deterministically). Cancellations are still handled.</summary>
-    internal void Pause() => _paused = true;
+    internal void Pause() => _stepsLeft = 0;
+
+    /// <summary>Runs <paramref name="steps"/> more steps (admitting as usual), then holds again.</summary>
+    internal void RunSteps(int steps)
+    {
+        _stepsLeft = steps;
+        Wake();
+    }
 
     internal void Resume()
     {
-        _paused = false;
+        _stepsLeft = -1;
         Wake();
     }
 
@@ -153,7 +161,7 @@ public sealed class BatchScheduler : IDisposable
                 return;
             }
             DropCancelled();
-            if (_paused || (_active.Count == 0 && _waiting.Count == 0))
+            if (_stepsLeft == 0 || (_active.Count == 0 && _waiting.Count == 0))
             {
                 _busy = _active.Count;
                 _wake.WaitOne();
@@ -165,6 +173,7 @@ public sealed class BatchScheduler : IDisposable
             try
             {
                 Step();
+                if (_stepsLeft > 0) _stepsLeft--;
             }
             catch (Exception e)
             {
