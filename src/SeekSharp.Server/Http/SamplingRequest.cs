@@ -6,7 +6,7 @@ namespace SeekSharp.Server.Http;
 
 /// <summary>
 /// The generation parameters /v1/chat/completions and /v1/completions share, read and checked: the token limit,
-/// sampling (OpenAI's temperature, top_p, seed, penalties; top_k, min_p and repetition_penalty as extensions), stop
+/// sampling (OpenAI's temperature, top_p, seed, penalties; top_k, min_p, repetition_penalty and ignore_eos as extensions, as vLLM has them), stop
 /// strings, n (only 1) and streaming. Parameters a request leaves out come from the model's generation_config.json.
 /// </summary>
 internal sealed record SamplingRequest
@@ -19,6 +19,7 @@ internal sealed record SamplingRequest
     public IReadOnlyList<string> Stop { get; init; } = [];
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
+    public bool IgnoreEos { get; init; }
 
     public static SamplingRequest Parse(JsonElement root, ServedModel model)
     {
@@ -61,6 +62,7 @@ internal sealed record SamplingRequest
             Stop = ParseStop(root),
             Stream = stream,
             IncludeUsage = includeUsage,
+            IgnoreEos = JsonFields.Bool(root, "ignore_eos") ?? false,
         };
     }
 
@@ -104,6 +106,7 @@ internal sealed record SamplingRequest
             Sampling = Sampling,
             StopStrings = Stop,
             TopLogprobs = topLogprobs,
+            IgnoreEos = IgnoreEos,
         };
     }
 }

@@ -312,7 +312,7 @@ public sealed class BatchScheduler : IDisposable
             slot.FirstTokenSeen = true;
             _metrics.FirstToken(Stopwatch.GetElapsedTime(slot.Job.SubmittedAt).TotalSeconds);
         }
-        if (token == _model.EosId)
+        if (token == _model.EosId && !p.IgnoreEos)
         {
             Finish(slot, FinishReason.EndOfSequence);
             return 0;

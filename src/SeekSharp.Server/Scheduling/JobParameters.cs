@@ -12,6 +12,9 @@ public sealed record JobParameters
 
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
+    /// <summary>Generate past the end-of-sequence token, up to <see cref="MaxTokens"/> (benchmarks: replies of a fixed length).</summary>
+    public bool IgnoreEos { get; init; }
+
     /// <summary>Null: no log-probabilities; n ≥ 0: each generated token's, with its n most likely alternatives.</summary>
     public int? TopLogprobs { get; init; }
 }

@@ -134,4 +134,12 @@ public class StreamingFormatTests(SharedServer shared)
         var (c, _) = await Server.ChatAsync(body with { seed = 7 });
         Assert.NotEqual(a, c);
     }
+
+    [Fact]
+    public async Task IgnoreEosGeneratesExactlyMaxTokens()
+    {
+        var (_, json) = await Server.ChatAsync(new { messages = new[] { new { role = "user", content = "Hi" } }, max_tokens = 20, temperature = 0, ignore_eos = true });
+        Assert.Equal(20, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal("length", json.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
 }
