@@ -31,8 +31,15 @@ internal static class ChatCompletionsEndpoint
         var job = Generation.Submit(scheduler, prompt, parameters);
         using var leave = http.RequestAborted.Register(job.Cancel);
         var reply = new Reply(Json.NewId("chatcmpl-"), Json.UnixNow(), model.Id, request.TopLogprobs is not null);
-        if (request.Generation.Stream) await StreamAsync(http, job, reply, request.Generation.IncludeUsage);
-        else await CompleteAsync(http, job, reply);
+        try
+        {
+            if (request.Generation.Stream) await StreamAsync(http, job, reply, request.Generation.IncludeUsage);
+            else await CompleteAsync(http, job, reply);
+        }
+        finally
+        {
+            job.Cancel();   // however the response ended (a failed write, say), the slot is freed; no-op once finished
+        }
     }
 
     private sealed record Reply(string Id, long Created, string Model, bool Logprobs);

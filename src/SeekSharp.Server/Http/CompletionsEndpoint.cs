@@ -16,6 +16,18 @@ internal static class CompletionsEndpoint
         var parameters = request.Generation.ToJob(request.Prompt.Length, model, request.Logprobs, "prompt");
         var job = Generation.Submit(scheduler, request.Prompt, parameters);
         using var leave = http.RequestAborted.Register(job.Cancel);
+        try
+        {
+            await RespondAsync(http, job, request, model);
+        }
+        finally
+        {
+            job.Cancel();   // however the response ended (a failed write, say), the slot is freed; no-op once finished
+        }
+    }
+
+    private static async Task RespondAsync(HttpContext http, GenerationJob job, CompletionRequest request, ServedModel model)
+    {
         string id = Json.NewId("cmpl-");
         long created = Json.UnixNow();
         bool logprobs = request.Logprobs is not null;

@@ -19,9 +19,9 @@ internal static class ErrorHandling
             if (!r.HasStarted && r.StatusCode >= 400 && r.ContentType is null)
                 await Json.WriteErrorAsync(http, ForStatus(http, r.StatusCode));
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && (http.RequestAborted.IsCancellationRequested || http.Response.HasStarted))
         {
-            // The client left; there is no one to answer.
+            // The client left (a reset connection mid-stream included); there is no one to answer.
         }
         catch (Exception e)
         {

@@ -120,9 +120,11 @@ public sealed class ServerMetrics
     {
         var w = new PrometheusWriter();
         long now = Stopwatch.GetTimestamp();
+        Func<SchedulerGauges>? gauges;
+        lock (_lock) gauges = _gauges;
+        var g = gauges?.Invoke() ?? default;     // outside the lock: the scheduler takes its own lock, then records here
         lock (_lock)
         {
-            var g = _gauges?.Invoke() ?? default;
             w.Metric("seeksharp_model_loaded", "gauge", "1 once the model is loaded and requests are served.", modelLoaded ? 1 : 0);
             w.Header("seeksharp_requests_total", "counter", "Requests finished, by finish reason (stop, length, cancelled, error).");
             foreach (var (k, v) in _finished) w.Sample("seeksharp_requests_total", v, ("finish_reason", k));

@@ -68,21 +68,22 @@ public sealed class BatchScheduler : IDisposable
         if (job.Prompt.Length >= _model.Context) throw new ContextFullException(_model.Context, job.Prompt.Length + 1);
         foreach (int t in job.Prompt)
             if ((uint)t >= (uint)_vocab) throw new InvalidInputException($"Token id {t} is outside the vocabulary (0..{_vocab - 1}).");
+        var result = SubmitResult.Accepted;
         lock (_gate)
         {
-            if (!_accepting)
+            if (!_accepting) result = SubmitResult.ShuttingDown;
+            else if (_pending >= _parallel + _queueLimit) result = SubmitResult.QueueFull;
+            else
             {
-                _metrics.Rejected("shutting_down");
-                return SubmitResult.ShuttingDown;
+                _pending++;
+                job.SubmittedAt = Stopwatch.GetTimestamp();
+                _incoming.Enqueue(job);
             }
-            if (_pending >= _parallel + _queueLimit)
-            {
-                _metrics.Rejected("queue_full");
-                return SubmitResult.QueueFull;
-            }
-            _pending++;
-            job.SubmittedAt = Stopwatch.GetTimestamp();
-            _incoming.Enqueue(job);
+        }
+        if (result != SubmitResult.Accepted)
+        {
+            _metrics.Rejected(result == SubmitResult.QueueFull ? "queue_full" : "shutting_down");
+            return result;
         }
         job.CancellationToken.Register(Wake);
         Wake();
