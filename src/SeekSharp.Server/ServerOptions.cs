@@ -67,7 +67,6 @@ public sealed record ServerOptions
         if (MaxRequestBytes < 1024) throw new InvalidInputException($"The request size limit must be at least 1024 bytes, got {MaxRequestBytes}.");
         if (PromptCacheBytes < 0) throw new InvalidInputException($"The prompt cache size must be 0 or more, got {PromptCacheBytes}.");
         if (PrefillChunk < 1) throw new InvalidInputException($"The prefill chunk must be positive, got {PrefillChunk}.");
-        if (Speculative == SpeculativeMode.Mtp) throw new InvalidInputException("serve does not speculate with MTP yet; use --speculative off (generate, chat and eval do).");
         if (ApiKey is { Length: 0 }) throw new InvalidInputException("--api-key is empty.");
         if (ShutdownGrace < TimeSpan.Zero) throw new InvalidInputException("The shutdown grace period cannot be negative.");
     }

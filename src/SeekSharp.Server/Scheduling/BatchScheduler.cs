@@ -29,6 +29,8 @@ public sealed class BatchScheduler : IDisposable
     private readonly AutoResetEvent _wake = new(false);
     private readonly Thread _thread;
     private readonly DecodeInput[] _inputs;
+    private readonly DraftInput[] _drafts;
+    private readonly bool _speculative;
     private readonly Slot[] _stepSlots;
     private int _pending;                 // submitted and not finished; under _gate
     private bool _accepting = true;       // under _gate
@@ -46,12 +48,14 @@ public sealed class BatchScheduler : IDisposable
         _queueLimit = options.QueueLimit;
         _prefillChunk = options.PrefillChunk;
         _vocab = model.Tokenizer.VocabSize;
-        if (options.Speculative == SpeculativeMode.Mtp)
-            throw new InvalidInputException("serve does not speculate with MTP yet; use --speculative off.");
+        _speculative = options.Speculative == SpeculativeMode.Mtp;
+        if (_speculative && !engine.HasMtp)
+            throw new InvalidInputException("--speculative mtp needs a model with an MTP module (num_nextn_predict_layers ≥ 1).");
         var c = model.Model.Config;
         long hiddenBytesPerPosition = c.MtpDepth > 0 ? (long)c.HiddenSize * sizeof(float) : 0;
         _cache = new PromptCache(options.PromptCacheBytes, s => s.CacheBytes + s.Capacity * hiddenBytesPerPosition);
         _inputs = new DecodeInput[_parallel];
+        _drafts = new DraftInput[_parallel];
         _stepSlots = new Slot[_parallel];
         metrics.Attach(Gauges, c.NumHiddenLayers);
         _thread = new Thread(Run) { IsBackground = true, Name = "seeksharp scheduler" };
@@ -242,6 +246,7 @@ public sealed class BatchScheduler : IDisposable
 
     private void Step()
     {
+        Draft();
         int n = 0, rows = 0, prefilled = 0, budget = _prefillChunk;
         foreach (var slot in _active)
         {
@@ -253,6 +258,11 @@ public sealed class BatchScheduler : IDisposable
                 slot.StepTokens = count;
                 budget -= count;
                 prefilled += count;
+            }
+            else if (slot.Speculating)
+            {
+                _inputs[n] = new DecodeInput(slot.Sequence, slot.Pair, AllLogits: true);   // [x, draft]: verified in this forward
+                slot.StepTokens = 2;
             }
             else
             {
@@ -266,7 +276,7 @@ public sealed class BatchScheduler : IDisposable
         long start = Stopwatch.GetTimestamp();
         _engine.Step(_inputs.AsSpan(0, n));
         RecordExpertLoad();
-        int generated = 0;
+        int generated = 0, drafted = 0, accepted = 0;
         for (int i = 0; i < n; i++)
         {
             var slot = _stepSlots[i];
@@ -279,7 +289,14 @@ public sealed class BatchScheduler : IDisposable
             }
             try
             {
-                generated += Next(slot, _engine.Logits(i));
+                if (slot.Speculating)
+                {
+                    drafted++;
+                    var (tokens, ok) = Verify(slot, i);
+                    generated += tokens;
+                    if (ok) accepted++;
+                }
+                else generated += Take(slot, slot.Sampler.Sample(_engine.Logits(i), CollectionsMarshal.AsSpan(slot.History)), _engine.Logits(i));
             }
             catch (Exception e)
             {
@@ -289,6 +306,81 @@ public sealed class BatchScheduler : IDisposable
         }
         long end = Stopwatch.GetTimestamp();
         _metrics.Step(n, rows, prefilled, generated, Stopwatch.GetElapsedTime(start, end).TotalSeconds, end);
+        if (drafted > 0) _metrics.Speculation(drafted, accepted);
+    }
+
+    /// <summary>
+    /// With --speculative mtp, when no prompt is being prefilled: the MTP module drafts, in one forward for all of them,
+    /// the token after the next for every decoding sequence with room for two more tokens (spec §9.4, as Generator does
+    /// it for one sequence). The step then verifies [next, draft] for each.
+    /// </summary>
+    private void Draft()
+    {
+        foreach (var slot in _active) slot.Speculating = false;
+        // A step that prefills does not verify drafts: every prefill row would need its logits too.
+        if (!_speculative || _active.Exists(s => s.Prefilling)) return;
+        int m = 0;
+        foreach (var slot in _active)
+        {
+            var seq = slot.Sequence;
+            if (seq.Capacity - seq.Length < 2 || slot.Job.Parameters.MaxTokens - slot.Generated < 2) continue;
+            _drafts[m++] = new DraftInput(seq, slot.NextToken);
+            slot.Speculating = true;
+        }
+        if (m == 0) return;
+        var logits = _engine.Draft(_drafts.AsSpan(0, m));
+        int j = 0;
+        foreach (var slot in _active)
+        {
+            if (!slot.Speculating) continue;
+            _drafts[j] = default;
+            var row = logits.Row(j++);
+            var history = CollectionsMarshal.AsSpan(slot.History);
+            int draft;
+            if (slot.Sampler.Options.IsGreedy) draft = slot.Sampler.Sample(row, history);
+            else
+            {
+                slot.EnsureDistributions(row.Length);
+                slot.Sampler.Distribution(row, history, slot.Q);
+                draft = slot.Sampler.SampleFrom(slot.Q);
+            }
+            slot.Pair[0] = slot.NextToken;
+            slot.Pair[1] = draft;
+        }
+    }
+
+    /// <summary>
+    /// Checks a slot's draft against the main model's logits after its next token: greedy keeps it when it is the
+    /// argmax, sampling with probability min(1, p/q) (else a draw from max(0, p − q)); a kept draft gives one more token
+    /// for free from the logits after it, a rejected one is rolled back. Greedy output is the same as without drafting.
+    /// </summary>
+    private (int Tokens, bool Accepted) Verify(Slot slot, int input)
+    {
+        var seq = slot.Sequence;
+        int draft = slot.Pair[1];
+        var afterNext = _engine.Logits(input, 0);
+        int corrected;
+        bool accepted;
+        if (slot.Sampler.Options.IsGreedy)
+        {
+            corrected = slot.Sampler.Sample(afterNext, CollectionsMarshal.AsSpan(slot.History));
+            accepted = corrected == draft;
+        }
+        else
+        {
+            slot.Sampler.Distribution(afterNext, CollectionsMarshal.AsSpan(slot.History), slot.P);
+            accepted = slot.Sampler.AcceptDraft(slot.P, slot.Q, draft, out corrected);
+        }
+        if (!accepted)
+        {
+            seq.Truncate(seq.Length - 1);               // keep the next token, drop the draft
+            return (Take(slot, corrected, afterNext), false);
+        }
+        int tokens = Take(slot, draft, afterNext);
+        if (slot.Done) return (tokens, true);
+        var afterDraft = _engine.Logits(input, 1);
+        int bonus = slot.Sampler.Sample(afterDraft, CollectionsMarshal.AsSpan(slot.History));
+        return (tokens + Take(slot, bonus, afterDraft), true);
     }
 
     private void RecordExpertLoad()
@@ -303,11 +395,14 @@ public sealed class BatchScheduler : IDisposable
         }
     }
 
-    /// <summary>Samples the slot's next token from <paramref name="logits"/> and tells the request; 1 if a token was generated, 0 at the end of sequence.</summary>
-    private int Next(Slot slot, ReadOnlySpan<float> logits)
+    /// <summary>
+    /// Tells the request about <paramref name="token"/>, chosen from <paramref name="logits"/> (for its
+    /// log-probabilities), and ends the slot at the end of sequence, a stop string, the limit or a full cache; otherwise
+    /// the token is fed at the next step. 1 if a token was generated, 0 at the end of sequence.
+    /// </summary>
+    private int Take(Slot slot, int token, ReadOnlySpan<float> logits)
     {
         var p = slot.Job.Parameters;
-        int token = slot.Sampler.Sample(logits, CollectionsMarshal.AsSpan(slot.History));
         if (!slot.FirstTokenSeen)
         {
             slot.FirstTokenSeen = true;

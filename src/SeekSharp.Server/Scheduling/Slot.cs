@@ -46,6 +46,21 @@ internal sealed class Slot
     /// <summary>The one-token input of a decode step (reused).</summary>
     public int[] One { get; } = new int[1];
 
+    /// <summary>With MTP speculation: [next token, draft], verified together in one step.</summary>
+    public int[] Pair { get; } = new int[2];
+
+    /// <summary>Whether the current step verifies a draft for this slot.</summary>
+    public bool Speculating { get; set; }
+
+    /// <summary>Sampling with speculation: the main model's distribution p and the draft's q ([vocab], made on first use).</summary>
+    public float[] P { get; private set; } = [];
+    public float[] Q { get; private set; } = [];
+
+    public void EnsureDistributions(int vocab)
+    {
+        if (P.Length != vocab) (P, Q) = (new float[vocab], new float[vocab]);
+    }
+
     /// <summary>Tokens this slot put into the current step.</summary>
     public int StepTokens { get; set; }
 

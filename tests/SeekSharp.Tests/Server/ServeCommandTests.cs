@@ -69,9 +69,9 @@ public class ServeCommandTests
         Assert.Equal(1, parallel.Code);
         Assert.Contains("--parallel", parallel.Err);
 
-        var mtp = CliTestHost.Run("serve", "--model", golden, "--speculative", "mtp", "--port", "0");
-        Assert.Equal(1, mtp.Code);
-        Assert.Contains("MTP", mtp.Err);
+        var mtp = CliTestHost.Run("serve", "--model", golden, "--speculative", "maybe", "--port", "0");
+        Assert.NotEqual(0, mtp.Code);
+        Assert.Contains("maybe", mtp.Err + mtp.Out);
 
         var host = CliTestHost.Run("serve", "--model", golden, "--host", "example.com", "--port", "0");
         Assert.Equal(1, host.Code);
