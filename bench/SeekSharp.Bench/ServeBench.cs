@@ -28,13 +28,14 @@ internal static class ServeBench
         int repeats = BenchArgs.GetInt(args, "--repeats", 3);
         int threads = BenchArgs.GetInt(args, "--threads", 2);
         var streams = (BenchArgs.Get(args, "--streams") ?? "1,4,16").Split(',').Select(int.Parse).ToArray();
-        return RunAsync(model, tokens, repeats, threads, streams).GetAwaiter().GetResult();
+        bool mtp = BenchArgs.Get(args, "--speculative") == "mtp";
+        return RunAsync(model, tokens, repeats, threads, streams, mtp).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(string model, int tokens, int repeats, int threads, int[] streams)
+    private static async Task<int> RunAsync(string model, int tokens, int repeats, int threads, int[] streams, bool mtp)
     {
-        Console.WriteLine($"model {model}, {threads} threads, {tokens} tokens per reply (ignore_eos), best of {repeats} rounds");
-        await using (var server = await Start(model, threads, streams.Max(), cacheBytes: 0))
+        Console.WriteLine($"model {model}, {threads} threads, {tokens} tokens per reply (ignore_eos), best of {repeats} rounds{(mtp ? ", --speculative mtp" : "")}");
+        await using (var server = await Start(model, threads, streams.Max(), cacheBytes: 0, mtp))
         {
             using var http = Client(server);
             await Round(http, 1, tokens);                         // warm the JIT
@@ -49,7 +50,14 @@ internal static class ServeBench
                 }
                 Console.WriteLine($"{n,7}  {best!.Tokens,6}  {best.Seconds,7:F2}  {best.TokensPerSecond,15:F1}  {best.TokensPerSecond / n,16:F1}  {best.TtftP50 * 1000,11:F0}");
             }
+            if (mtp)
+            {
+                var metrics = await http.GetStringAsync("metrics");
+                string Value(string name) => metrics.Split('\n').First(l => l.StartsWith(name + " ", StringComparison.Ordinal))[(name.Length + 1)..];
+                Console.WriteLine($"MTP drafts accepted: {Value("seeksharp_mtp_accepted_total")} of {Value("seeksharp_mtp_drafted_total")} ({double.Parse(Value("seeksharp_mtp_acceptance_ratio"), System.Globalization.CultureInfo.InvariantCulture):P1})");
+            }
         }
+        if (mtp) return 0;
 
         await using (var server = await Start(model, threads, 4, cacheBytes: 256L << 20))
         {
@@ -59,11 +67,12 @@ internal static class ServeBench
         return 0;
     }
 
-    private static async Task<OpenAiServer> Start(string model, int threads, int parallel, long cacheBytes)
+    private static async Task<OpenAiServer> Start(string model, int threads, int parallel, long cacheBytes, bool mtp = false)
     {
         var server = await OpenAiServer.StartAsync(new ServerOptions
         {
             ModelDirectory = model, Port = 0, Threads = threads, Parallel = parallel, QueueLimit = 64, PromptCacheBytes = cacheBytes,
+            Speculative = mtp ? SeekSharp.Inference.SpeculativeMode.Mtp : SeekSharp.Inference.SpeculativeMode.Off,
         }, Console.Error);
         await server.Ready;
         return server;

@@ -25,7 +25,7 @@ internal static class ServeCommand
         var context = new Option<int?>("--context") { Description = "Positions per request, prompt and reply (default 4096, or the model's maximum if smaller)." };
         var cache = new Option<int>("--prompt-cache-mb") { Description = "MiB of finished requests' KV caches kept to skip prefilling shared prefixes; 0 = off.", DefaultValueFactory = _ => 512 };
         var quantize = new Option<string?>("--quantize") { Description = "Quantise the weights on load: q8 or q4." };
-        var speculative = new Option<string>("--speculative") { Description = "mtp: MTP speculative decoding (not in serve yet); off: plain decoding.", DefaultValueFactory = _ => "off" };
+        var speculative = new Option<string>("--speculative") { Description = "mtp: draft with the MTP module and verify in the batch (needs one); off: plain decoding.", DefaultValueFactory = _ => "off" };
         var threads = CliCommon.ThreadsOption();
         quantize.AcceptOnlyFromAmong("q8", "q4");
         speculative.AcceptOnlyFromAmong("mtp", "off");
