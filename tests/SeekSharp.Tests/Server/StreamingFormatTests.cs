@@ -142,4 +142,26 @@ public class StreamingFormatTests(SharedServer shared)
         Assert.Equal(20, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
         Assert.Equal("length", json.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
+
+    [Fact]
+    public async Task CompletionsTakeTokenIdsAndReportLegacyLogprobs()
+    {
+        using var tokenized = await Server.PostAsync("tokenize", new { prompt = "The latent cache" });
+        var ids = (await TestServer.JsonOf(tokenized)).GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        using var byText = await Server.PostAsync("v1/completions", new { prompt = "The latent cache", max_tokens = 4, temperature = 0, logprobs = 2 });
+        using var byIds = await Server.PostAsync("v1/completions", new { prompt = ids, max_tokens = 4, temperature = 0 });
+        using var byNestedIds = await Server.PostAsync("v1/completions", new { prompt = new[] { ids }, max_tokens = 4, temperature = 0 });
+        var text = await TestServer.JsonOf(byText);
+        string reply = text.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.Equal(reply, (await TestServer.JsonOf(byIds)).GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal(reply, (await TestServer.JsonOf(byNestedIds)).GetProperty("choices")[0].GetProperty("text").GetString());
+
+        var logprobs = text.GetProperty("choices")[0].GetProperty("logprobs");
+        var tokens = logprobs.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()).ToArray();
+        Assert.Equal(4, tokens.Length);
+        Assert.Equal(reply, string.Concat(tokens));
+        Assert.All(logprobs.GetProperty("token_logprobs").EnumerateArray(), lp => Assert.True(lp.GetDouble() <= 0));
+        Assert.All(logprobs.GetProperty("top_logprobs").EnumerateArray(), top => Assert.InRange(top.EnumerateObject().Count(), 1, 2));
+        Assert.Equal(0, logprobs.GetProperty("text_offset")[0].GetInt32());
+    }
 }
