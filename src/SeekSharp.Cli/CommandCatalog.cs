@@ -13,6 +13,7 @@ internal static class CommandCatalog
         yield return TrainCommand.Create(stdout, stderr);
         yield return GenerateCommand.Create(stdout, stderr);
         yield return ChatCommand.Create(stdout, stderr, stdin);
+        yield return ServeCommand.Create(stdout, stderr);
         yield return EvalCommand.Create(stdout, stderr);
         yield return QuantizeCommand.Create(stdout, stderr);
         yield return PerplexityCommand.Create(stdout, stderr);

@@ -1,0 +1,20 @@
+using SeekSharp.Inference;
+
+namespace SeekSharp.Server.Scheduling;
+
+/// <summary>How one request's reply is generated: its limit, sampling, stop strings and log-probabilities.</summary>
+public sealed record JobParameters
+{
+    /// <summary>Most tokens to generate (≥ 1; the prompt plus this fits the context).</summary>
+    public required int MaxTokens { get; init; }
+
+    public SamplingOptions Sampling { get; init; } = SamplingOptions.Greedy;
+
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    /// <summary>Generate past the end-of-sequence token, up to <see cref="MaxTokens"/> (benchmarks: replies of a fixed length).</summary>
+    public bool IgnoreEos { get; init; }
+
+    /// <summary>Null: no log-probabilities; n ≥ 0: each generated token's, with its n most likely alternatives.</summary>
+    public int? TopLogprobs { get; init; }
+}
