@@ -16,7 +16,7 @@ internal static class Generation
             SubmitResult.Accepted => job,
             SubmitResult.QueueFull => throw new ApiError(429,
                 $"The server is busy: all {scheduler.Slots} slots are generating and the queue is full. Retry shortly.", "rate_limit_error", code: "queue_full")
-                { RetryAfterSeconds = 1 },
+            { RetryAfterSeconds = 1 },
             _ => throw ShuttingDown(),
         };
     }

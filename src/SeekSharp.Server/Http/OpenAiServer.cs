@@ -91,7 +91,7 @@ public sealed class OpenAiServer : IAsyncDisposable
         {
             if (options.LoadGate is { } gate) await gate.WaitAsync(server._loadCancel.Token);
             server.Load();
-        });
+        }, CancellationToken.None);   // loading ends on its own or through _loadCancel
         return server;
     }
 
