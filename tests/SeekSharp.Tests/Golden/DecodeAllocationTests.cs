@@ -26,7 +26,15 @@ public class DecodeAllocationTests
             token[0] = g.Tokens[pos];
             model.Forward(ctx, token, BatchLayout.Single(1, pos), state, request, cache);
         }
-        for (int i = 0; i < 8; i++) Step(i);           // warm: arenas, routing buffers, JIT
+        // Warm this thread's per-thread kernel buffers alone (a 1-thread pool runs every work item here), then the arenas,
+        // routing buffers and JIT with the real pool.
+        using (var solo = new WorkerPool(1))
+        {
+            var soloCtx = new ForwardContext(solo);
+            var soloCache = new LatentKvCache(c.NumHiddenLayers, 64, c.KvLoraRank, c.QkRopeHeadDim);
+            for (int i = 0; i < 8; i++) { soloCtx.Arena.Reset(); model.Forward(soloCtx, g.Tokens.AsSpan(i, 1), BatchLayout.Single(1, i), model.CreateState(), request, soloCache); }
+        }
+        for (int i = 0; i < 8; i++) Step(i);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 8; i < 40; i++) Step(i);
         long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 32;
@@ -49,6 +57,12 @@ public class DecodeAllocationTests
             inputs[0] = new DecodeInput(a, tokens.AsMemory(pos, 1));
             inputs[1] = new DecodeInput(b, tokens.AsMemory(pos + 1, 1));
             engine.Step(inputs);
+        }
+        using (var solo = new WorkerPool(1))          // this thread's per-thread kernel buffers, as above
+        {
+            var soloEngine = new DecodeEngine(model, solo);
+            var (sa, sb) = (soloEngine.NewSequence(64), soloEngine.NewSequence(64));
+            for (int i = 0; i < 8; i++) soloEngine.Step([new DecodeInput(sa, tokens.AsMemory(i, 1)), new DecodeInput(sb, tokens.AsMemory(i + 1, 1))]);
         }
         for (int i = 0; i < 8; i++) Step(i);           // warm
         long before = GC.GetAllocatedBytesForCurrentThread();

@@ -45,34 +45,46 @@ internal static unsafe class RowDotKernels
         return Vector256.Sum(Avx.Add(Avx.Add(acc0, acc1), Avx.Add(acc2, acc3)));
     }
 
-    /// <summary>Two activation rows: each weight block is loaded once and used twice; two blocks per step.</summary>
+    /// <summary>
+    /// Two activation rows: each weight block is loaded once and used twice. Each row's sum runs exactly as in
+    /// <see cref="Dot1{T}"/> (block b to accumulator b mod 4 over the groups of four, the rest to accumulator 0, the same
+    /// final reduction), so a row's result does not depend on whether another row shares the call: verifying a
+    /// speculative draft gives the logits of decoding alone, bit for bit.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot2<T>(byte* w, int blocks, in ActivationRow x0, in ActivationRow x1, out float y0, out float y1) where T : IQuantFormat
     {
         float* f16 = HalfScale.Table;
         int bb = T.BlockBytes;
-        Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;   // row 0
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;   // row 1
         int b = 0;
-        for (; b + 2 <= blocks; b += 2, w += 2 * bb)
+        for (; b + 4 <= blocks; b += 4, w += 4 * bb)
         {
-            Prefetch<T>(w, 2);
-            int p = b * QuantFormat.BlockSize;
-            var c = T.LoadCodes(w);
-            var d = T.LoadCodes(w + bb);
-            a0 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p, x0.AbsCodes + p, x0.Sums[b])), Weight(f16, w, x0.Scales[b]), a0);
-            b0 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p, x1.AbsCodes + p, x1.Sums[b])), Weight(f16, w, x1.Scales[b]), b0);
-            a1 = Fma.MultiplyAdd(Float(T.Dot(d, x0.Codes + p + 32, x0.AbsCodes + p + 32, x0.Sums[b + 1])), Weight(f16, w + bb, x0.Scales[b + 1]), a1);
-            b1 = Fma.MultiplyAdd(Float(T.Dot(d, x1.Codes + p + 32, x1.AbsCodes + p + 32, x1.Sums[b + 1])), Weight(f16, w + bb, x1.Scales[b + 1]), b1);
-        }
-        if (b < blocks)
-        {
+            Prefetch<T>(w, 4);
             int p = b * QuantFormat.BlockSize;
             var c = T.LoadCodes(w);
             a0 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p, x0.AbsCodes + p, x0.Sums[b])), Weight(f16, w, x0.Scales[b]), a0);
             b0 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p, x1.AbsCodes + p, x1.Sums[b])), Weight(f16, w, x1.Scales[b]), b0);
+            c = T.LoadCodes(w + bb);
+            a1 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p + 32, x0.AbsCodes + p + 32, x0.Sums[b + 1])), Weight(f16, w + bb, x0.Scales[b + 1]), a1);
+            b1 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p + 32, x1.AbsCodes + p + 32, x1.Sums[b + 1])), Weight(f16, w + bb, x1.Scales[b + 1]), b1);
+            c = T.LoadCodes(w + 2 * bb);
+            a2 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p + 64, x0.AbsCodes + p + 64, x0.Sums[b + 2])), Weight(f16, w + 2 * bb, x0.Scales[b + 2]), a2);
+            b2 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p + 64, x1.AbsCodes + p + 64, x1.Sums[b + 2])), Weight(f16, w + 2 * bb, x1.Scales[b + 2]), b2);
+            c = T.LoadCodes(w + 3 * bb);
+            a3 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p + 96, x0.AbsCodes + p + 96, x0.Sums[b + 3])), Weight(f16, w + 3 * bb, x0.Scales[b + 3]), a3);
+            b3 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p + 96, x1.AbsCodes + p + 96, x1.Sums[b + 3])), Weight(f16, w + 3 * bb, x1.Scales[b + 3]), b3);
         }
-        y0 = Vector256.Sum(Avx.Add(a0, a1));
-        y1 = Vector256.Sum(Avx.Add(b0, b1));
+        for (; b < blocks; b++, w += bb)
+        {
+            int p = b * QuantFormat.BlockSize;
+            var c = T.LoadCodes(w);
+            a0 = Fma.MultiplyAdd(Float(T.Dot(c, x0.Codes + p, x0.AbsCodes + p, x0.Sums[b])), Weight(f16, w, x0.Scales[b]), a0);
+            b0 = Fma.MultiplyAdd(Float(T.Dot(c, x1.Codes + p, x1.AbsCodes + p, x1.Sums[b])), Weight(f16, w, x1.Scales[b]), b0);
+        }
+        y0 = Vector256.Sum(Avx.Add(Avx.Add(a0, a1), Avx.Add(a2, a3)));
+        y1 = Vector256.Sum(Avx.Add(Avx.Add(b0, b1), Avx.Add(b2, b3)));
     }
 
     /// <summary>
