@@ -199,7 +199,11 @@ ui.newChat.addEventListener("click", () => {
 });
 
 // Show which model is served (needs the API key when the server has one; a failure here is not an error).
-fetch("/v1/models", { headers: headers() })
-  .then((r) => (r.ok ? r.json() : null))
-  .then((body) => { if (body && body.data && body.data[0]) ui.model.textContent = "Model: " + body.data[0].id; })
-  .catch(() => {});
+function showModel() {
+  fetch("/v1/models", { headers: headers() })
+    .then((r) => (r.ok ? r.json() : null))
+    .then((body) => { ui.model.textContent = body && body.data && body.data[0] ? "Model: " + body.data[0].id : ""; })
+    .catch(() => {});
+}
+ui.apiKey.addEventListener("change", showModel);
+showModel();
