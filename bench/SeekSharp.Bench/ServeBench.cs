@@ -158,7 +158,7 @@ internal static class ServeBench
         return sorted[sorted.Length / 2];
     }
 
-    private static string FindDefaultModel()
+    internal static string FindDefaultModel()
     {
         for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "models", "default", "config.json"))) return Path.Combine(dir.FullName, "models", "default");

@@ -127,10 +127,11 @@ public sealed class OpenAiServer : IAsyncDisposable
             var check = new ApiKeyCheck(key);
             _app.Use((http, next) =>
             {
-                if (!http.Request.Path.Equals("/health", StringComparison.OrdinalIgnoreCase)) check.Require(http);
+                if (!http.Request.Path.Equals("/health", StringComparison.OrdinalIgnoreCase) && !ChatPageEndpoint.IsPage(http.Request)) check.Require(http);
                 return next();
             });
         }
+        foreach (var path in ChatPageEndpoint.Paths) _app.MapMethods(path, ["GET", "HEAD"], (RequestDelegate)ChatPageEndpoint.HandleAsync);
         _app.MapGet("/health", (RequestDelegate)(http => HealthEndpoint.HandleAsync(http, host)));
         _app.MapGet("/metrics", (RequestDelegate)(http => MetricsEndpoint.HandleAsync(http, host)));
         _app.MapGet("/v1/models", (RequestDelegate)(http => ModelsEndpoint.ListAsync(http, host)));
