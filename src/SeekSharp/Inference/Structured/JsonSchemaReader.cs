@@ -67,18 +67,18 @@ public static class JsonSchemaReader
         {
             case "object": return Object(s, path, depth);
             case "array":
-            {
-                if (!s.TryGetProperty("items", out var items)) throw new JsonSchemaException(path, "an array schema needs 'items'.");
-                int min = Count(s, "minItems", path, 0), max = Count(s, "maxItems", path, int.MaxValue);
-                if (min > max) throw new JsonSchemaException(At(path, "minItems"), $"is above maxItems ({min} > {max}).");
-                return new JsonSchemaNode { Kind = JsonKind.Array, Items = Node(items, At(path, "items"), depth + 1), MinItems = min, MaxItems = max };
-            }
+                {
+                    if (!s.TryGetProperty("items", out var items)) throw new JsonSchemaException(path, "an array schema needs 'items'.");
+                    int min = Count(s, "minItems", path, 0), max = Count(s, "maxItems", path, int.MaxValue);
+                    if (min > max) throw new JsonSchemaException(At(path, "minItems"), $"is above maxItems ({min} > {max}).");
+                    return new JsonSchemaNode { Kind = JsonKind.Array, Items = Node(items, At(path, "items"), depth + 1), MinItems = min, MaxItems = max };
+                }
             case "string":
-            {
-                int min = Count(s, "minLength", path, 0), max = Count(s, "maxLength", path, int.MaxValue);
-                if (min > max) throw new JsonSchemaException(At(path, "minLength"), $"is above maxLength ({min} > {max}).");
-                return new JsonSchemaNode { Kind = JsonKind.String, MinLength = min, MaxLength = max };
-            }
+                {
+                    int min = Count(s, "minLength", path, 0), max = Count(s, "maxLength", path, int.MaxValue);
+                    if (min > max) throw new JsonSchemaException(At(path, "minLength"), $"is above maxLength ({min} > {max}).");
+                    return new JsonSchemaNode { Kind = JsonKind.String, MinLength = min, MaxLength = max };
+                }
             case "number": return new JsonSchemaNode { Kind = JsonKind.Number };
             case "integer": return new JsonSchemaNode { Kind = JsonKind.Integer };
             case "boolean": return new JsonSchemaNode { Kind = JsonKind.Boolean };

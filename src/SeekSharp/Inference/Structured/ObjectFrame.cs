@@ -98,13 +98,13 @@ internal sealed class ObjectFrame : JsonFrame
             case Phase.AfterKey when b == ':':
                 return (With(Phase.AfterColon), null);
             case Phase.AfterColon:
-            {
-                var value = _schema.FreeForm ? _schema.Items! : Props[_current].Schema;
-                if (Start(value, b, Limits) is not { } child) return (null, null);
-                var next = With(Phase.AfterValue);
-                next._members++;
-                return (next, child);
-            }
+                {
+                    var value = _schema.FreeForm ? _schema.Items! : Props[_current].Schema;
+                    if (Start(value, b, Limits) is not { } child) return (null, null);
+                    var next = With(Phase.AfterValue);
+                    next._members++;
+                    return (next, child);
+                }
             case Phase.InKey:
                 return KeyByte(b);
             default:

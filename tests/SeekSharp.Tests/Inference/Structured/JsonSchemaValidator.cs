@@ -40,32 +40,32 @@ internal static class JsonSchemaValidator
             case "null":
                 return value.ValueKind == JsonValueKind.Null ? null : $"{path}: not null";
             case "array":
-            {
-                if (value.ValueKind != JsonValueKind.Array) return $"{path}: not an array";
-                int n = value.GetArrayLength();
-                if (schema.TryGetProperty("minItems", out var min) && n < min.GetInt32()) return $"{path}: fewer than minItems";
-                if (schema.TryGetProperty("maxItems", out var max) && n > max.GetInt32()) return $"{path}: more than maxItems";
-                int i = 0;
-                foreach (var item in value.EnumerateArray())
-                    if (Validate(item, schema.GetProperty("items"), $"{path}[{i++}]") is { } why) return why;
-                return null;
-            }
-            case "object":
-            {
-                if (value.ValueKind != JsonValueKind.Object) return $"{path}: not an object";
-                var props = schema.TryGetProperty("properties", out var p) ? p : default;
-                var seen = new HashSet<string>();
-                foreach (var member in value.EnumerateObject())
                 {
-                    if (!seen.Add(member.Name)) return $"{path}: duplicate key {member.Name}";
-                    if (props.ValueKind != JsonValueKind.Object || !props.TryGetProperty(member.Name, out var ps)) return $"{path}: unexpected key {member.Name}";
-                    if (Validate(member.Value, ps, $"{path}.{member.Name}") is { } why) return why;
+                    if (value.ValueKind != JsonValueKind.Array) return $"{path}: not an array";
+                    int n = value.GetArrayLength();
+                    if (schema.TryGetProperty("minItems", out var min) && n < min.GetInt32()) return $"{path}: fewer than minItems";
+                    if (schema.TryGetProperty("maxItems", out var max) && n > max.GetInt32()) return $"{path}: more than maxItems";
+                    int i = 0;
+                    foreach (var item in value.EnumerateArray())
+                        if (Validate(item, schema.GetProperty("items"), $"{path}[{i++}]") is { } why) return why;
+                    return null;
                 }
-                if (schema.TryGetProperty("required", out var req))
-                    foreach (var r in req.EnumerateArray())
-                        if (!seen.Contains(r.GetString()!)) return $"{path}: missing required {r}";
-                return null;
-            }
+            case "object":
+                {
+                    if (value.ValueKind != JsonValueKind.Object) return $"{path}: not an object";
+                    var props = schema.TryGetProperty("properties", out var p) ? p : default;
+                    var seen = new HashSet<string>();
+                    foreach (var member in value.EnumerateObject())
+                    {
+                        if (!seen.Add(member.Name)) return $"{path}: duplicate key {member.Name}";
+                        if (props.ValueKind != JsonValueKind.Object || !props.TryGetProperty(member.Name, out var ps)) return $"{path}: unexpected key {member.Name}";
+                        if (Validate(member.Value, ps, $"{path}.{member.Name}") is { } why) return why;
+                    }
+                    if (schema.TryGetProperty("required", out var req))
+                        foreach (var r in req.EnumerateArray())
+                            if (!seen.Contains(r.GetString()!)) return $"{path}: missing required {r}";
+                    return null;
+                }
             default:
                 return $"{path}: unknown type {type}";
         }
