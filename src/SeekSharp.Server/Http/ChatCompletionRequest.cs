@@ -7,7 +7,7 @@ namespace SeekSharp.Server.Http;
 /// <summary>
 /// A /v1/chat/completions body, read and checked: the messages (system, developer, user and assistant; content as a
 /// string or as text parts), the shared generation parameters, and logprobs/top_logprobs. Features this server does not
-/// have (tools, response formats other than text, logit_bias, images) are a 400 naming the parameter, never ignored.
+/// have (tools, logit_bias, images) are a 400 naming the parameter, never ignored.
 /// </summary>
 internal sealed record ChatCompletionRequest(IReadOnlyList<ChatMessage> Messages, SamplingRequest Generation, int? TopLogprobs)
 {
@@ -79,12 +79,6 @@ internal sealed record ChatCompletionRequest(IReadOnlyList<ChatMessage> Messages
             throw JsonFields.Unsupported("functions", "function calls are not implemented.");
         if (JsonFields.TryGet(root, "tool_choice", out var choice) && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto"))
             throw JsonFields.Unsupported("tool_choice", "tool calls are not implemented.");
-        if (JsonFields.TryGet(root, "response_format", out var format))
-        {
-            if (format.ValueKind != JsonValueKind.Object) throw JsonFields.WrongType("response_format", "an object", format);
-            var type = JsonFields.String(format, "type", "response_format.type");
-            if (type is not (null or "text")) throw JsonFields.Unsupported("response_format", $"type '{type}' (structured output is not implemented yet; only 'text').");
-        }
         if (JsonFields.TryGet(root, "logit_bias", out var bias) && (bias.ValueKind != JsonValueKind.Object || bias.EnumerateObject().Any()))
             throw JsonFields.Unsupported("logit_bias", "logit biases are not implemented.");
         if (JsonFields.TryGet(root, "audio", out _)) throw JsonFields.Unsupported("audio", "this model produces text only.");

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SeekSharp.Inference;
+using SeekSharp.Inference.Structured;
 using SeekSharp.Server.Scheduling;
 
 namespace SeekSharp.Server.Http;
@@ -7,7 +8,7 @@ namespace SeekSharp.Server.Http;
 /// <summary>
 /// The generation parameters /v1/chat/completions and /v1/completions share, read and checked: the token limit,
 /// sampling (OpenAI's temperature, top_p, seed, penalties; top_k, min_p, repetition_penalty and ignore_eos as extensions, as vLLM has them), stop
-/// strings, n (only 1) and streaming. Parameters a request leaves out come from the model's generation_config.json.
+/// strings, n (only 1), streaming and response_format (structured output: json_object or json_schema). Parameters a request leaves out come from the model's generation_config.json.
 /// </summary>
 internal sealed record SamplingRequest
 {
@@ -20,6 +21,7 @@ internal sealed record SamplingRequest
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
     public bool IgnoreEos { get; init; }
+    public JsonGrammar? Json { get; init; }
 
     public static SamplingRequest Parse(JsonElement root, ServedModel model)
     {
@@ -63,7 +65,45 @@ internal sealed record SamplingRequest
             Stream = stream,
             IncludeUsage = includeUsage,
             IgnoreEos = JsonFields.Bool(root, "ignore_eos") ?? false,
+            Json = ParseResponseFormat(root),
         };
+    }
+
+    /// <summary>
+    /// response_format: {"type": "text"} (or none): free text; {"type": "json_object"}: any JSON object;
+    /// {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}: a value of the schema. An unsupported
+    /// schema part is a 400 whose message and param name it.
+    /// </summary>
+    private static JsonGrammar? ParseResponseFormat(JsonElement root)
+    {
+        if (!JsonFields.TryGet(root, "response_format", out var format)) return null;
+        if (format.ValueKind != JsonValueKind.Object) throw JsonFields.WrongType("response_format", "an object", format);
+        var type = JsonFields.String(format, "type", "response_format.type") ?? throw JsonFields.Missing("response_format.type");
+        switch (type)
+        {
+            case "text": return null;
+            case "json_object": return JsonGrammar.AnyObject();
+            case "json_schema":
+                if (!JsonFields.TryGet(format, "json_schema", out var spec)) throw JsonFields.Missing("response_format.json_schema");
+                if (spec.ValueKind != JsonValueKind.Object) throw JsonFields.WrongType("response_format.json_schema", "an object", spec);
+                var name = JsonFields.String(spec, "name", "response_format.json_schema.name") ?? throw JsonFields.Missing("response_format.json_schema.name");
+                if (name.Length == 0 || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+                    throw ApiError.BadRequest("Invalid 'response_format.json_schema.name': letters, digits, underscores and dashes, at most 64.", "response_format.json_schema.name", "invalid_value");
+                JsonFields.Bool(spec, "strict", "response_format.json_schema.strict");
+                JsonFields.String(spec, "description", "response_format.json_schema.description");
+                if (!JsonFields.TryGet(spec, "schema", out var schema)) throw JsonFields.Missing("response_format.json_schema.schema");
+                try
+                {
+                    return JsonGrammar.FromSchema(schema);
+                }
+                catch (JsonSchemaException e)
+                {
+                    string param = e.Path.Length == 0 ? "response_format.json_schema.schema" : $"response_format.json_schema.schema.{e.Path}";
+                    throw ApiError.BadRequest($"Invalid schema for response_format: {param}: {e.Reason}", param, "invalid_json_schema");
+                }
+            default:
+                throw ApiError.BadRequest($"Invalid value for 'response_format.type': '{type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", "response_format.type", "invalid_value");
+        }
     }
 
     private static IReadOnlyList<string> ParseStop(JsonElement root)
@@ -107,6 +147,7 @@ internal sealed record SamplingRequest
             StopStrings = Stop,
             TopLogprobs = topLogprobs,
             IgnoreEos = IgnoreEos,
+            Json = Json,
         };
     }
 }

@@ -296,7 +296,11 @@ public sealed class BatchScheduler : IDisposable
                     generated += tokens;
                     if (ok) accepted++;
                 }
-                else generated += Take(slot, slot.Sampler.Sample(_engine.Logits(i), CollectionsMarshal.AsSpan(slot.History)), _engine.Logits(i));
+                else
+                {
+                    var logits = slot.Constrain(_engine.Logits(i));
+                    generated += Take(slot, slot.Sampler.Sample(logits, CollectionsMarshal.AsSpan(slot.History)), logits);
+                }
             }
             catch (Exception e)
             {
@@ -323,7 +327,7 @@ public sealed class BatchScheduler : IDisposable
         foreach (var slot in _active)
         {
             var seq = slot.Sequence;
-            if (seq.Capacity - seq.Length < 2 || slot.Job.Parameters.MaxTokens - slot.Generated < 2) continue;
+            if (seq.Capacity - seq.Length < 2 || slot.Job.Parameters.MaxTokens - slot.Generated < 2 || slot.Constraint is not null) continue;
             _drafts[m++] = new DraftInput(seq, slot.NextToken);
             slot.Speculating = true;
         }
@@ -413,12 +417,14 @@ public sealed class BatchScheduler : IDisposable
             Finish(slot, FinishReason.EndOfSequence);
             return 0;
         }
+        slot.Constraint?.Accept(token);
         var logprob = p.TopLogprobs is { } top ? LogprobCalculator.Compute(logits, _vocab, token, top, _model.Tokenizer) : null;
         slot.History.Add(token);
         slot.Generated++;
         var r = slot.Stops.Append(slot.Decoder.Append(token));
         Emit(slot, r.Emit, logprob);
         if (r.Stopped) Finish(slot, FinishReason.StopString);
+        else if (slot.Constraint is { IsComplete: true }) Finish(slot, FinishReason.EndOfSequence);     // the JSON is complete
         else if (slot.Generated >= p.MaxTokens) Finish(slot, FinishReason.Length);
         else if (slot.Sequence.Length >= slot.Sequence.Capacity) Finish(slot, FinishReason.ContextFull);
         else slot.NextToken = token;

@@ -1,4 +1,5 @@
 using SeekSharp.Inference;
+using SeekSharp.Inference.Structured;
 
 namespace SeekSharp.Server.Scheduling;
 
@@ -17,4 +18,7 @@ public sealed record JobParameters
 
     /// <summary>Null: no log-probabilities; n ≥ 0: each generated token's, with its n most likely alternatives.</summary>
     public int? TopLogprobs { get; init; }
+
+    /// <summary>Structured output: the reply is a JSON text of this grammar, sampled token by token within it; null: free text.</summary>
+    public JsonGrammar? Json { get; init; }
 }

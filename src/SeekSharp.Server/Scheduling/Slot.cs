@@ -1,4 +1,5 @@
 using SeekSharp.Inference;
+using SeekSharp.Inference.Structured;
 using SeekSharp.Tokenization;
 
 namespace SeekSharp.Server.Scheduling;
@@ -20,6 +21,7 @@ internal sealed class Slot
         Stops = new StopStringMatcher(job.Parameters.StopStrings);
         History = new List<int>(job.Prompt.Length + Math.Min(job.Parameters.MaxTokens, 4096));
         History.AddRange(job.Prompt);
+        if (job.Parameters.Json is { } grammar) Constraint = new JsonConstraint(grammar, tokenizer);
     }
 
     public GenerationJob Job { get; }
@@ -28,6 +30,23 @@ internal sealed class Slot
     public Sampler Sampler { get; }
     public StreamingDecoder Decoder { get; }
     public StopStringMatcher Stops { get; }
+
+    /// <summary>Structured output: what the next token may be; null for free text.</summary>
+    public JsonConstraint? Constraint { get; }
+
+    /// <summary>Structured output: this step's logits with the disallowed tokens masked ([vocab], made on first use).</summary>
+    public float[] Masked { get; private set; } = [];
+
+    /// <summary>The logits a constrained slot samples from: a copy of <paramref name="logits"/>, masked.</summary>
+    public ReadOnlySpan<float> Constrain(ReadOnlySpan<float> logits)
+    {
+        if (Constraint is null) return logits;
+        if (Masked.Length != logits.Length) Masked = new float[logits.Length];
+        logits.CopyTo(Masked);
+        int left = Math.Min(Job.Parameters.MaxTokens - Generated, Sequence.Capacity - Sequence.Length);
+        Constraint.Mask(Masked, Math.Max(1, left));
+        return Masked;
+    }
 
     /// <summary>The prompt and the tokens generated so far (the penalties' window reads its end).</summary>
     public List<int> History { get; }

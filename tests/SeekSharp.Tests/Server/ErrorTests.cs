@@ -56,7 +56,8 @@ public class ErrorTests(SharedServer shared)
         { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"top_logprobs\": 2}", "top_logprobs without logprobs", "top_logprobs", "invalid_value" },
         { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"logprobs\": true, \"top_logprobs\": 21}", "top_logprobs above 20", "top_logprobs", "integer_above_max_value" },
         { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"frequency_penalty\": 9}", "frequency_penalty above 2", "frequency_penalty", "decimal_above_max_value" },
-        { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"response_format\": {\"type\": \"json_object\"}}", "structured output", "response_format", "unsupported_parameter" },
+        { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"response_format\": {\"type\": \"xml\"}}", "an unknown response format", "response_format.type", "invalid_value" },
+        { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\", \"schema\": {\"type\": \"object\", \"properties\": {\"x\": {\"oneOf\": []}}}}}}", "an unsupported schema part", "response_format.json_schema.schema.properties.x", "invalid_json_schema" },
         { "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{\"type\": \"function\"}]}", "tools", "tools", "unsupported_parameter" },
         { "{\"messages\": [{\"role\": \"tool\", \"content\": \"hi\"}]}", "a tool message", "messages[0].role", "unsupported_parameter" },
     };
