@@ -82,7 +82,7 @@ public sealed unsafe class GgufFile : IDisposable
                     throw Error($"tensor '{name}' is {t} with ne[0] = {dims[0]}, not a multiple of its block size {t.BlockSize()}");
                 ulong offset = r.U64($"tensor '{name}' offset");
                 if (offset % (ulong)Alignment != 0) throw Error($"tensor '{name}' offset {offset} is not a multiple of the alignment {Alignment}");
-                if (offset > (ulong)length) throw Error($"tensor '{name}' offset {offset} is beyond the end of the file");
+                if (offset > (ulong)length) throw Error($"tensor '{name}' offset {offset} is beyond the end of the file (truncated?)");
                 var info = new GgufTensorInfo(name, t, dims, (long)offset);
                 if (!_tensors.TryAdd(name, info)) throw Error($"tensor '{name}' appears twice");
                 tensors.Add(info);
