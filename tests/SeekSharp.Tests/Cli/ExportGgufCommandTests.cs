@@ -31,6 +31,10 @@ public class ExportGgufCommandTests : IDisposable
         Assert.Equal(folder.Out, speculative.Out);
         Assert.Contains("MTP drafts accepted", speculative.Err);
 
+        var info = CliTestHost.Run("info", "--model", gguf);
+        Assert.True(info.Code == 0, info.Err);
+        Assert.Equal(CliTestHost.Run("info", "--model", ModelDir).Out.Replace(ModelDir, "M"), info.Out.Replace(gguf, "M"));
+
         // This export has no tokenizer (the golden folder has none): the error says what to pass.
         var noTok = CliTestHost.Run("generate", "--model", gguf, "--prompt", "x");
         Assert.Equal(1, noTok.Code);
