@@ -9,7 +9,7 @@ namespace SeekSharp.Cli;
 internal static class CliCommon
 {
     /// <summary>What a --model (or --init-from) may name; <see cref="ModelPath.Resolve"/> finds the model folder.</summary>
-    public const string ModelFolderHelp = "Model folder (config.json, safetensors, tokenizer files), or a training run: RUN, RUN/checkpoints or RUN/checkpoints/latest for its newest checkpoint.";
+    public const string ModelFolderHelp = "Model folder (config.json, safetensors, tokenizer files), a GGUF file from export gguf, or a training run: RUN, RUN/checkpoints or RUN/checkpoints/latest for its newest checkpoint.";
 
     public static Option<int> ThreadsOption() => new("--threads")
     {

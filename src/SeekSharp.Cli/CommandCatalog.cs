@@ -16,6 +16,7 @@ internal static class CommandCatalog
         yield return ServeCommand.Create(stdout, stderr);
         yield return EvalCommand.Create(stdout, stderr);
         yield return QuantizeCommand.Create(stdout, stderr);
+        yield return ExportCommand.Create(stdout, stderr);
         yield return PerplexityCommand.Create(stdout, stderr);
         yield return TokenizeCommand.Create(stdout, stderr);
         yield return DetokenizeCommand.Create(stdout, stderr);

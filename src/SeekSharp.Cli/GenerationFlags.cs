@@ -66,7 +66,7 @@ internal sealed class GenerationFlags
         string dir = r.GetValue(Model) is { } given ? ModelPath.Resolve(given)
             : allowDefault ? DefaultModel.Locate() : throw new UsageException("--model is required.");
         var options = Options(r, GenerationConfig.Load(dir));
-        var tokPath = r.GetValue(Tokenizer) ?? (File.Exists(Path.Combine(dir, "tokenizer.json")) ? dir
+        var tokPath = r.GetValue(Tokenizer) ?? (File.Exists(Path.Combine(dir, "tokenizer.json")) || ModelPath.IsGguf(dir) ? dir
             : throw new InvalidInputException($"{dir} has no tokenizer.json; pass --tokenizer."));
         var tokenizer = SeekSharp.Tokenization.Tokenizer.Load(tokPath);
         var model = CliCommon.LoadModel(dir, stderr, new ModelLoadOptions { Quantization = ParseQuantization(r.GetValue(Quantize)), Pool = pool });

@@ -39,7 +39,7 @@ public sealed class ServedModel : IDisposable
     public static ServedModel Load(ServerOptions options, WorkerPool pool, IProgress<ModelLoadProgress>? progress, CancellationToken ct)
     {
         string dir = options.ModelDirectory;
-        string tokPath = options.TokenizerPath ?? (File.Exists(Path.Combine(dir, "tokenizer.json")) ? dir
+        string tokPath = options.TokenizerPath ?? (File.Exists(Path.Combine(dir, "tokenizer.json")) || ModelPath.IsGguf(dir) ? dir
             : throw new InvalidInputException($"{dir} has no tokenizer.json; pass --tokenizer."));
         var tokenizer = Tokenizer.Load(tokPath);
         if (tokenizer.ChatTemplate is null)

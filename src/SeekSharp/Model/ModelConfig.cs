@@ -112,9 +112,17 @@ public sealed record ModelConfig
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    /// <summary>Reads and validates a config.json; every problem is a <see cref="ConfigException"/> naming the field.</summary>
+    /// <summary>
+    /// Reads and validates a config.json (or its folder); every problem is a <see cref="ConfigException"/> naming the
+    /// field. A GGUF file gives the config its metadata describes (<see cref="Gguf.DeepSeek2Metadata.ReadConfig"/>).
+    /// </summary>
     public static ModelConfig Load(string path)
     {
+        if (ModelPath.IsGguf(path))
+        {
+            using var gguf = Formats.Gguf.GgufFile.Open(path);
+            return Gguf.DeepSeek2Metadata.ReadConfig(gguf);
+        }
         if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
         if (!File.Exists(path)) throw new ConfigException($"Config file not found: {path}");
         return Parse(File.ReadAllText(path), path);

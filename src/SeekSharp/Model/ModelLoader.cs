@@ -29,7 +29,8 @@ public sealed record ModelLoadOptions
 public sealed record ModelLoadProgress(int TensorsLoaded, int TotalTensors, long BytesRead, long TotalBytes, string CurrentTensor);
 
 /// <summary>
-/// Builds a <see cref="DeepSeekModel"/> from a Hugging Face folder (config.json + safetensors, one file or sharded),
+/// Builds a <see cref="DeepSeekModel"/> from a Hugging Face folder (config.json + safetensors, one file or sharded)
+/// or a GGUF file (<see cref="Gguf.GgufModelLoader"/>),
 /// checking every tensor against <see cref="CheckpointLayout"/>: an unknown, missing or mis-shaped tensor is a
 /// <see cref="CheckpointException"/> naming it. Weights are used in place in the memory-mapped files when their stored
 /// format is one the kernels compute with (see <see cref="ModelLoadOptions.MatrixStorage"/>); the model then keeps the
@@ -39,6 +40,7 @@ public static class ModelLoader
 {
     public static DeepSeekModel Load(string directory, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
+        if (ModelPath.IsGguf(directory)) return Gguf.GgufModelLoader.Load(directory, options, cancellationToken);
         if (!Directory.Exists(directory)) throw new CheckpointException($"Model folder not found: {directory}");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
         var source = Checkpoint.Open(directory, null, cancellationToken);

@@ -4,7 +4,7 @@ namespace SeekSharp.Model;
 /// The model folder a path names. A model folder (config.json beside the weights) is itself; a training run
 /// (<c>RUN</c>, holding run.json and checkpoints/), its <c>RUN/checkpoints</c> folder and the file
 /// <c>RUN/checkpoints/latest</c> all mean the run's newest complete checkpoint, the folder <c>latest</c> names
-/// (a training run writes that layout). A config.json file means its folder.
+/// (a training run writes that layout). A config.json file means its folder. A GGUF file means itself.
 /// </summary>
 public static class ModelPath
 {
@@ -18,12 +18,13 @@ public static class ModelPath
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (File.Exists(path))
         {
+            if (IsGguf(path)) return path;
             string folder = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
             return Path.GetFileName(path) switch
             {
                 LatestFile => Latest(folder, path),
                 ConfigFile => folder,
-                _ => throw new CheckpointException($"{path} is a file; give a model folder (config.json and weights), a training run folder, or its checkpoints/latest."),
+                _ => throw new CheckpointException($"{path} is a file but not GGUF; give a model folder (config.json and weights), a .gguf file, a training run folder, or its checkpoints/latest."),
             };
         }
         if (!Directory.Exists(path)) throw new CheckpointException($"Model folder not found: {path}");
@@ -34,6 +35,9 @@ public static class ModelPath
         throw new CheckpointException(
             $"{path} holds no model: no {ConfigFile}, and it is not a training run (run.json, checkpoints/), its checkpoints folder or checkpoints/latest.");
     }
+
+    /// <summary>Whether <paramref name="path"/> is a GGUF file (docs/gguf.md), which stands for itself.</summary>
+    public static bool IsGguf(string path) => File.Exists(path) && Formats.Gguf.GgufFile.HasMagic(path);
 
     // The checkpoint that checkpoints/latest names; `given` is what the user typed, for the messages.
     private static string Latest(string checkpoints, string given)

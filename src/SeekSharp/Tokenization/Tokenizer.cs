@@ -81,6 +81,11 @@ public sealed class Tokenizer
             ChatTemplate = new ChatTemplate(config.ChatTemplate, config.BosToken, config.EosToken, config.PadToken);
     }
 
+    /// <summary>The parsed tokenizer.json and tokenizer_config.json (for writers such as the GGUF exporter).</summary>
+    internal TokenizerFile JsonFile => _file;
+    internal TokenizerConfig ConfigFile => _config;
+    internal bool UsesDeepSeekPreTokenizer => _preTokenizer is DeepSeekPreTokenizer;
+
     /// <summary>Highest token id + 1, added tokens included (DeepSeek-V3: 128 815).</summary>
     public int VocabSize { get; }
 
@@ -99,10 +104,11 @@ public sealed class Tokenizer
 
     /// <summary>
     /// Loads a folder holding tokenizer.json (and, optionally, tokenizer_config.json), or a tokenizer.json file
-    /// (its folder's tokenizer_config.json is read if there is one).
+    /// (its folder's tokenizer_config.json is read if there is one), or a GGUF file written by the exporter.
     /// </summary>
     public static Tokenizer Load(string path)
     {
+        if (File.Exists(path) && Formats.Gguf.GgufFile.HasMagic(path)) return GgufTokenizerMetadata.Load(path);
         string jsonPath = Directory.Exists(path) ? Path.Combine(path, "tokenizer.json") : path;
         if (!File.Exists(jsonPath))
             throw new TokenizerException(Directory.Exists(path)

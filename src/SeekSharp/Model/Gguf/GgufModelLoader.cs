@@ -1,0 +1,146 @@
+using SeekSharp.Formats.Gguf;
+using SeekSharp.Tensors;
+using SeekSharp.Tensors.Quantization;
+using SeekSharp.Tensors.Weights;
+
+namespace SeekSharp.Model.Gguf;
+
+/// <summary>
+/// Loads a deepseek2 GGUF (F32, F16, Q8_0 and Q4_0 tensors) into a <see cref="DeepSeekModel"/>: the config from the
+/// metadata (<see cref="DeepSeek2Metadata.ReadConfig"/>), the tensors mapped back to the checkpoint layout through
+/// <see cref="DeepSeek2Layout"/>. Matrices are used where they lie in the mapped file (F32, F16, Q8_0 and Q4_0 views,
+/// expert slices included); norms, biases and kv_b (rebuilt from k_b and v_b) are copied. The model keeps the file open
+/// until disposed. An unknown, missing or mis-shaped tensor is a <see cref="CheckpointException"/> naming it.
+/// </summary>
+public static class GgufModelLoader
+{
+    public static DeepSeekModel Load(string path, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new ModelLoadOptions();
+        var file = GgufFile.Open(path);
+        try
+        {
+            var model = Load(file, options, cancellationToken);
+            model.Own(file);
+            return model;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static unsafe DeepSeekModel Load(GgufFile f, ModelLoadOptions options, CancellationToken ct)
+    {
+        var config = DeepSeek2Metadata.ReadConfig(f);
+        if (config.MtpDepth > 0 && !f.TryGetTensor($"blk.{config.NumHiddenLayers}.nextn.eh_proj.weight", out _))
+            config = config with { NumNextnPredictLayers = 0 };
+        bool Shared(int k) => !f.TryGetTensor($"blk.{config.NumHiddenLayers + k}.nextn.embed_tokens.weight", out _);
+        var slots = DeepSeek2Layout.Tensors(config, config.MtpDepth > 0, Shared).ToList();
+        var known = slots.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var t in f.Tensors)
+            if (!known.Contains(t.Name))
+                throw new CheckpointException($"{f.Path}: unexpected tensor '{t.Name}' (not part of a deepseek2 model with this metadata).");
+        var model = DeepSeekModel.CreateEmpty(config);
+        float[]? keyB = null;
+        int done = 0;
+        long totalBytes = f.Tensors.Sum(t => t.ByteSize), bytesRead = 0;
+        foreach (var slot in slots)
+        {
+            ct.ThrowIfCancellationRequested();
+            var info = f.GetTensor(slot.Name);
+            if (!info.Dims.AsSpan().SequenceEqual(slot.Dims))
+                throw new CheckpointException($"{f.Path}: tensor {info} should have ne {{{string.Join(", ", slot.Dims)}}} for this metadata.");
+            switch (slot.Kind)
+            {
+                case DeepSeek2TensorKind.KeyB:
+                    keyB = ReadFloats(f, info, f.Address(info), info.ElementCount);
+                    break;
+                case DeepSeek2TensorKind.ValueB:
+                    var kvb = model.GetParameter(slot.Sources[0]);
+                    var kv = JoinKv(config, keyB!, ReadFloats(f, info, f.Address(info), info.ElementCount));
+                    bool half = info.Type == GgufTensorType.F16 && options.MatrixStorage != ElementType.F32;
+                    kvb.SetWeight(half ? DenseWeight.FromFloat32(ElementType.F16, kv, kvb.Rows, kvb.Cols) : DenseWeight.Wrap(kv, kvb.Rows, kvb.Cols));
+                    break;
+                default:
+                    long slice = info.ByteSize / slot.Sources.Length;
+                    for (int i = 0; i < slot.Sources.Length; i++)
+                    {
+                        string name = slot.Sources[i];
+                        Parameter p;
+                        if (DeepSeekModel.IsMtpCopy(config, name, out _))
+                        {
+                            p = new Parameter(slot.Spec, storage: null);
+                            model.Unshare(name, p);
+                        }
+                        else
+                            p = model.GetParameter(name);
+                        p.SetWeight(Weight(f, info, f.Address(info) + i * slice, p, options));
+                    }
+                    break;
+            }
+            bytesRead += info.ByteSize;
+            options.Progress?.Report(new ModelLoadProgress(++done, slots.Count, bytesRead, totalBytes, slot.Name));
+        }
+        return model;
+    }
+
+    private static unsafe WeightMatrix Weight(GgufFile f, GgufTensorInfo info, byte* address, Parameter p, ModelLoadOptions options)
+    {
+        int rows = p.Rows, cols = p.Cols;
+        long count = (long)rows * cols;
+        if (!p.IsMatrixLike || options.MatrixStorage == ElementType.F32)
+            return DenseWeight.Wrap(ReadFloats(f, info, address, count), rows, cols);
+        if (options.Quantization is { } q && ModelQuantizer.IsQuantizable(p.Spec) && info.Type.ToQuantType() != q)
+            return WeightMatrix.FromFloat32(q.ToWeightFormat(), ReadFloats(f, info, address, count), rows, cols, options.Pool);
+        WeightMatrix view = info.Type switch
+        {
+            GgufTensorType.F32 => DenseWeight.View(ElementType.F32, rows, cols, address, f),
+            GgufTensorType.F16 => DenseWeight.View(ElementType.F16, rows, cols, address, f),
+            _ => new BlockQuantWeight(QuantizedMatrix.View(info.Type.ToQuantType()!.Value, rows, cols, address, info.Type.ByteSize(count), f)),
+        };
+        if (options.MatrixStorage is { } st && view.Format != st.ToWeightFormat())
+        {
+            var values = new float[count];
+            view.Dequantize(values);
+            return DenseWeight.FromFloat32(st, values, rows, cols);
+        }
+        return view;
+    }
+
+    // A tensor (or an expert's slice of one) as float32.
+    private static unsafe float[] ReadFloats(GgufFile f, GgufTensorInfo info, byte* address, long count)
+    {
+        var values = new float[checked((int)count)];
+        switch (info.Type)
+        {
+            case GgufTensorType.F32:
+                new ReadOnlySpan<float>(address, values.Length).CopyTo(values);
+                break;
+            case GgufTensorType.F16:
+                Tensors.Kernels.HalfConversion.ToSingle(ElementType.F16, new ReadOnlySpan<ushort>(address, values.Length), values);
+                break;
+            default:
+                int cols = (int)info.Dims[0];
+                QuantizedMatrix.View(info.Type.ToQuantType()!.Value, (int)(count / cols), cols, address, info.Type.ByteSize(count), f).Dequantize(values);
+                break;
+        }
+        return values;
+    }
+
+    // The inverse of the exporter's split: k_b {dn, Lkv, nh} and v_b {Lkv, dv, nh} back to kv_b [nh·(dn+dv), Lkv].
+    private static float[] JoinKv(ModelConfig c, float[] keyB, float[] valueB)
+    {
+        int dn = c.QkNopeHeadDim, dv = c.VHeadDim, lkv = c.KvLoraRank, per = dn + dv, nh = c.NumAttentionHeads;
+        var kv = new float[(long)nh * per * lkv];
+        for (int h = 0; h < nh; h++)
+        {
+            for (int l = 0; l < lkv; l++)
+                for (int j = 0; j < dn; j++)
+                    kv[((long)h * per + j) * lkv + l] = keyB[((long)h * lkv + l) * dn + j];
+            Array.Copy(valueB, (long)h * dv * lkv, kv, ((long)h * per + dn) * lkv, (long)dv * lkv);
+        }
+        return kv;
+    }
+}
