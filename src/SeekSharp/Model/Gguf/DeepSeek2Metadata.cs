@@ -40,7 +40,9 @@ public static class DeepSeek2Metadata
         Add(A + "attention.head_count", (uint)c.NumAttentionHeads);
         Add(A + "attention.head_count_kv", 1u);
         Add(A + "attention.layer_norm_rms_epsilon", (float)c.RmsNormEps);
-        if (c.HasQLora) Add(A + "attention.q_lora_rank", (uint)c.QLoraRank!.Value);
+        // 0 without q compression: llama.cpp requires the key unless the model has 26 or 27 layers ("Lite"), and a
+        // rank of 0 makes it use attn_q (the loader reads 0 as none).
+        Add(A + "attention.q_lora_rank", (uint)(c.QLoraRank ?? 0));
         Add(A + "attention.kv_lora_rank", (uint)c.KvLoraRank);
         Add(A + "attention.key_length", (uint)(c.KvLoraRank + c.QkRopeHeadDim));
         Add(A + "attention.value_length", (uint)c.KvLoraRank);
