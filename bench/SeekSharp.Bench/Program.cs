@@ -8,6 +8,7 @@ using SeekSharp.Bench;
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- quant [--shapes 1024x512,...] [--m 1,16,128] [--threads 2] [--seconds 2] [--warm] | quant --accuracy
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- serve [--model DIR] [--streams 1,4,16] [--tokens 64] [--repeats 3] [--threads 2] [--speculative mtp]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- load [--model DIR] [--clients 32] [--parallel 16] [--tokens 32] [--threads 2]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- llama [--preset NAME | --model DIR] [--type f32|q8_0|q4_0] [--prompt 128] [--generate 64] [--threads 2] [--rounds 3]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- kernels [--full] [BenchmarkDotNet args: --list flat, --filter PATTERN, ...]
 var verb = args.Length > 0 ? args[0] : "help";
 var rest = args.Skip(1).ToArray();
@@ -20,11 +21,12 @@ return verb switch
     "quant" => QuantBench.Run(rest),
     "serve" => ServeBench.Run(rest),
     "load" => LoadBench.Run(rest),
+    "llama" => LlamaBench.Run(rest),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | forward | train | quant | serve | load | kernels) [options]; see bench/README.md");
+    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | forward | train | quant | serve | load | llama | kernels) [options]; see bench/README.md");
     return 2;
 }
