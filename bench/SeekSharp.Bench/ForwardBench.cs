@@ -50,39 +50,18 @@ internal static class ForwardBench
         Console.Error.WriteLine($"model ready in {sw.Elapsed.TotalSeconds:F1} s");
         using var pool = new WorkerPool(threads);
         var ctx = new ForwardContext(pool);
-        var state = model.CreateState();
         var rng = new Random(5);
         var tokens = Enumerable.Range(0, prompt).Select(_ => rng.Next(c.VocabSize)).ToArray();
-        var cache = new LatentKvCache(c.NumHiddenLayers, prompt + generate, c.KvLoraRank, c.QkRopeHeadDim);
+        var round = new DecodeRound(model, ctx, tokens, generate);
         double bestPrefill = 0, bestDecode = 0;
         for (int rep = 0; rep <= repeats; rep++)   // round 0 warms up the JIT
         {
-            cache.Length = 0;
-            ctx.Arena.Reset();
-            sw.Restart();
-            model.Forward(ctx, tokens, BatchLayout.Single(prompt), state, new ForwardRequest { LogitsRows = LogitsRows.LastPerSequence }, cache);
-            double prefill = prompt / sw.Elapsed.TotalSeconds;
-            int next = ArgMax(state.Logits.Row(0));
-            sw.Restart();
-            for (int i = 0; i < generate; i++)
-            {
-                ctx.Arena.Reset();
-                model.Forward(ctx, [next], BatchLayout.Single(1, prompt + i), state, null, cache);
-                next = ArgMax(state.Logits.Row(0));
-            }
-            double decode = generate / sw.Elapsed.TotalSeconds;
+            var (prefill, decode) = round.Run();
             if (rep > 0) { bestPrefill = Math.Max(bestPrefill, prefill); bestDecode = Math.Max(bestDecode, decode); }
         }
         var a = ModelAccounting.For(c);
         Console.WriteLine($"{what}: {a.MainParameters / 1e6:F0}M parameters ({a.ActivatedParameters / 1e6:F0}M activated), {precision}, threads={threads}");
         Console.WriteLine($"prefill {prompt}: {bestPrefill:F1} tokens/s   decode {generate}: {bestDecode:F1} tokens/s   (best of {repeats})");
         return 0;
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

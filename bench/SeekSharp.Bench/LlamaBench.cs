@@ -83,29 +83,10 @@ internal static class LlamaBench
 
             using var pool = new WorkerPool(threads);
             var ctx = new ForwardContext(pool);
-            var state = model.CreateState();
             var rng = new Random(5);
             var tokens = Enumerable.Range(0, prompt).Select(_ => rng.Next(c.VocabSize)).ToArray();
-            var cache = new LatentKvCache(c.NumHiddenLayers, prompt + generate, c.KvLoraRank, c.QkRopeHeadDim);
+            var ours = new DecodeRound(model, ctx, tokens, generate);
             var batch = new LLamaBatch();
-
-            (double Prefill, double Decode) Ours()
-            {
-                cache.Length = 0;
-                ctx.Arena.Reset();
-                var t = Stopwatch.StartNew();
-                model.Forward(ctx, tokens, BatchLayout.Single(prompt), state, new ForwardRequest { LogitsRows = LogitsRows.LastPerSequence }, cache);
-                double prefill = prompt / t.Elapsed.TotalSeconds;
-                int next = ArgMax(state.Logits.Row(0));
-                t.Restart();
-                for (int i = 0; i < generate; i++)
-                {
-                    ctx.Arena.Reset();
-                    model.Forward(ctx, [next], BatchLayout.Single(1, prompt + i), state, null, cache);
-                    next = ArgMax(state.Logits.Row(0));
-                }
-                return (prefill, generate / t.Elapsed.TotalSeconds);
-            }
 
             (double Prefill, double Decode) Theirs()
             {
@@ -115,14 +96,14 @@ internal static class LlamaBench
                 var t = Stopwatch.StartNew();
                 Check(context.Decode(batch));
                 double prefill = prompt / t.Elapsed.TotalSeconds;
-                int next = ArgMax(context.NativeHandle.GetLogitsIth(prompt - 1));
+                int next = DecodeRound.ArgMax(context.NativeHandle.GetLogitsIth(prompt - 1));
                 t.Restart();
                 for (int i = 0; i < generate; i++)
                 {
                     batch.Clear();
                     batch.Add((LLamaToken)next, prompt + i, (LLamaSeqId)0, true);
                     Check(context.Decode(batch));
-                    next = ArgMax(context.NativeHandle.GetLogitsIth(0));
+                    next = DecodeRound.ArgMax(context.NativeHandle.GetLogitsIth(0));
                 }
                 return (prefill, generate / t.Elapsed.TotalSeconds);
             }
@@ -130,7 +111,7 @@ internal static class LlamaBench
             double oursPrefill = 0, oursDecode = 0, theirPrefill = 0, theirDecode = 0;
             for (int round = 0; round <= rounds; round++)   // round 0 warms up both
             {
-                var (op, od) = Ours();
+                var (op, od) = ours.Run();
                 var (tp, td) = Theirs();
                 if (round == 0) continue;
                 oursPrefill = Math.Max(oursPrefill, op); oursDecode = Math.Max(oursDecode, od);
@@ -193,12 +174,5 @@ internal static class LlamaBench
         string main = Path.Combine(root.FullName, "models", "default");
         string tiny = Path.Combine(root.FullName, "tests", "SeekSharp.Tests", "Data", "tiny-tokenizer");
         return SeekSharp.Tokenization.Tokenizer.Load(main).VocabSize <= vocabSize ? main : tiny;
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

@@ -34,6 +34,24 @@ public class CheckpointLoadingTests : IDisposable
         return dir;
     }
 
+    // Weight `name` as DeepSeek's FP8 (E4M3 + 128×128 block scales); its exact dequantisation goes to `dequantized`.
+    private static TensorToWrite[] AsFp8(ITensorSource s, string name, Dictionary<string, float[]> dequantized)
+    {
+        var info = s.Get(name);
+        int rows = (int)info.Shape[0], cols = (int)info.Shape[1];
+        var w = new float[rows * cols];
+        s.ReadFloat32(name, w);
+        var q = new byte[w.Length];
+        long[] scaleShape = [Fp8BlockQuantization.BlockCount(rows, 128), Fp8BlockQuantization.BlockCount(cols, 128)];
+        var scale = new float[scaleShape[0] * scaleShape[1]];
+        Fp8BlockQuantization.Quantize(w, rows, cols, q, scale);
+        var back = new float[w.Length];
+        Fp8BlockQuantization.Dequantize(q, scale, rows, cols, back);
+        dequantized[name] = back;
+        return [TensorToWrite.FromBytes(name, TensorDType.F8_E4M3, info.Shape, q),
+                TensorToWrite.FromFloat32(name + "_scale_inv", TensorDType.F32, scaleShape, scale)];
+    }
+
     private static TensorToWrite As(ITensorSource s, string name, TensorDType dtype)
     {
         var info = s.Get(name);
@@ -71,22 +89,7 @@ public class CheckpointLoadingTests : IDisposable
         var config = ModelConfig.Load(g.Dir);
         var quantized = CheckpointLayout.All(config).Where(CheckpointLayout.IsFp8Quantized).Select(p => p.Name).ToHashSet();
         var dequantized = new Dictionary<string, float[]>();
-        var fp8 = Rewrite(g.Name, (s, n) =>
-        {
-            if (!quantized.Contains(n)) return [TensorToWrite.CopyOf(s, n)];
-            var info = s.Get(n);
-            int rows = (int)info.Shape[0], cols = (int)info.Shape[1];
-            var w = new float[rows * cols];
-            s.ReadFloat32(n, w);
-            var q = new byte[w.Length];
-            var scale = new float[Fp8BlockQuantization.BlockCount(rows, 128) * Fp8BlockQuantization.BlockCount(cols, 128)];
-            Fp8BlockQuantization.Quantize(w, rows, cols, q, scale);
-            var back = new float[w.Length];
-            Fp8BlockQuantization.Dequantize(q, scale, rows, cols, back);
-            dequantized[n] = back;
-            return [TensorToWrite.FromBytes(n, TensorDType.F8_E4M3, info.Shape, q),
-                    TensorToWrite.FromFloat32(n + "_scale_inv", TensorDType.F32, [Fp8BlockQuantization.BlockCount(rows, 128), Fp8BlockQuantization.BlockCount(cols, 128)], scale)];
-        });
+        var fp8 = Rewrite(g.Name, (s, n) => quantized.Contains(n) ? AsFp8(s, n, dequantized) : [TensorToWrite.CopyOf(s, n)]);
         var reference = Rewrite(g.Name, (s, n) => dequantized.TryGetValue(n, out var d)
             ? [TensorToWrite.FromFloat32(n, TensorDType.F32, s.Get(n).Shape, d)] : [TensorToWrite.CopyOf(s, n)]);
         var a = Logits(ModelLoader.Load(fp8), g.Tokens);
@@ -107,22 +110,7 @@ public class CheckpointLoadingTests : IDisposable
         var quantized = CheckpointLayout.All(config).Where(CheckpointLayout.IsFp8Quantized).Select(p => p.Name).ToHashSet();
         var dequantized = new Dictionary<string, float[]>();
         TensorToWrite Bf16(ITensorSource s, string n) => n.EndsWith("e_score_correction_bias") ? TensorToWrite.CopyOf(s, n) : As(s, n, TensorDType.BF16);
-        var fp8 = Rewrite(g.Name, (s, n) =>
-        {
-            if (!quantized.Contains(n)) return [Bf16(s, n)];
-            var info = s.Get(n);
-            int rows = (int)info.Shape[0], cols = (int)info.Shape[1];
-            var w = new float[rows * cols];
-            s.ReadFloat32(n, w);
-            var q = new byte[w.Length];
-            var scale = new float[Fp8BlockQuantization.BlockCount(rows, 128) * Fp8BlockQuantization.BlockCount(cols, 128)];
-            Fp8BlockQuantization.Quantize(w, rows, cols, q, scale);
-            var back = new float[w.Length];
-            Fp8BlockQuantization.Dequantize(q, scale, rows, cols, back);
-            dequantized[n] = back;
-            return [TensorToWrite.FromBytes(n, TensorDType.F8_E4M3, info.Shape, q),
-                    TensorToWrite.FromFloat32(n + "_scale_inv", TensorDType.F32, [Fp8BlockQuantization.BlockCount(rows, 128), Fp8BlockQuantization.BlockCount(cols, 128)], scale)];
-        });
+        var fp8 = Rewrite(g.Name, (s, n) => quantized.Contains(n) ? AsFp8(s, n, dequantized) : [Bf16(s, n)]);
         var reference = Rewrite(g.Name, (s, n) => dequantized.TryGetValue(n, out var d)
             ? [TensorToWrite.FromFloat32(n, TensorDType.F32, s.Get(n).Shape, d)] : [Bf16(s, n)]);
         using var model = ModelLoader.Load(fp8);
