@@ -7,7 +7,7 @@ namespace SeekSharp.Bench;
 
 /// <summary>
 /// Training throughput: fwd + bwd + AdamW tokens/s on random data for a config (random weights), with a split of
-/// where the time goes. PyTorch 1.13 on this machine: 384 tokens/s (277 with MTP) for train-36m at 4 × 256.
+/// where the time goes.
 /// </summary>
 internal static class TrainBench
 {
