@@ -16,7 +16,7 @@ namespace SeekSharp.Bench.Tokenizer;
 /// </list>
 /// The mix is drawn with a fixed-seed xorshift generator, so a given size always gives the same text.
 /// </summary>
-internal static class Corpus
+public static class Corpus
 {
     public static string DataFolder(string repoRoot) => Path.Combine(repoRoot, "tests", "SeekSharp.Tests", "Data", "tokenizer");
 

@@ -45,60 +45,22 @@ public static class Program
 
     private static int Speed(string repo, string tokenizerDir, double mb, int reps)
     {
-        var load = Stopwatch.StartNew();
-        var ours = Ours.Load(tokenizerDir);
-        double oursLoad = load.Elapsed.TotalMilliseconds;
-        load.Restart();
-        using var theirs = new Theirs(Path.Combine(tokenizerDir, "tokenizer.json"));
-        double theirsLoad = load.Elapsed.TotalMilliseconds;
-
-        var docs = Corpus.Documents(repo, ours, (int)(mb * 1024 * 1024));
-        long bytes = docs.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
-        Console.WriteLine($"corpus: {docs.Count} documents, {bytes / 1048576.0:F2} MiB UTF-8, {docs.Sum(d => d.Length):N0} chars");
-        Console.WriteLine($"load: SeekSharp {oursLoad:F0} ms, Hugging Face tokenizers {theirsLoad:F0} ms");
+        var r = TokenizerSpeed.Measure(repo, tokenizerDir, mb, reps);
+        Console.WriteLine($"corpus: {r.Documents} documents, {r.Bytes / 1048576.0:F2} MiB UTF-8, {r.Chars:N0} chars");
+        Console.WriteLine($"load: SeekSharp {r.OursLoadMs:F0} ms, Hugging Face tokenizers {r.TheirsLoadMs:F0} ms");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-
-        // First pass in the process: JIT and caches cold. Then a fresh instance of each, code warm, caches cold.
-        double oursFirst = Time(() => { foreach (var d in docs) ours.Encode(d); });
-        double theirsFirst = Time(() => { foreach (var d in docs) theirs.Encode(d); });
-        var oursFresh = Ours.Load(tokenizerDir);
-        using var theirsFresh = new Theirs(Path.Combine(tokenizerDir, "tokenizer.json"));
-        double oursCold = Time(() => { foreach (var d in docs) oursFresh.Encode(d); });
-        double theirsCold = Time(() => { foreach (var d in docs) theirsFresh.Encode(d); });
-        int tokens = 0, mismatches = 0;
-        foreach (var d in docs)
-        {
-            var a = ours.Encode(d);
-            var b = theirs.Encode(d);
-            tokens += a.Length;
-            if (!a.AsSpan().SequenceEqual(b.Select(x => (int)x).ToArray()))
-                mismatches++;
-        }
-        Console.WriteLine($"agreement: {docs.Count - mismatches}/{docs.Count} documents give identical ids ({tokens:N0} tokens, {bytes / (double)tokens:F2} bytes/token)");
-
-        var oursTimes = new List<double>();
-        var theirsTimes = new List<double>();
-        var countTimes = new List<double>();
-        for (int r = 0; r < reps; r++)   // interleaved, so load from other processes hits both alike
-        {
-            oursTimes.Add(Time(() => { foreach (var d in docs) ours.Encode(d); }));
-            theirsTimes.Add(Time(() => { foreach (var d in docs) theirs.Encode(d); }));
-            countTimes.Add(Time(() => { foreach (var d in docs) ours.CountTokens(d); }));
-        }
-        double parallel = Time(() => Parallel.ForEach(docs, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, d => ours.Encode(d)));
-
-        double Mbps(double seconds) => bytes / 1e6 / seconds;
+        Console.WriteLine($"agreement: {r.Documents - r.Mismatches}/{r.Documents} documents give identical ids ({r.Tokens:N0} tokens, {r.Bytes / (double)r.Tokens:F2} bytes/token)");
         Console.WriteLine();
         Console.WriteLine("encode throughput, MB/s (10^6 bytes of UTF-8 per second), one thread:");
         Console.WriteLine("  (first: first pass in the process, JIT and cache cold; cold cache: a fresh instance, code warm;");
         Console.WriteLine($"   median and best: {reps} warm passes each, interleaved)");
         Console.WriteLine($"  {"",-34} {"first",8} {"cold cache",11} {"median",8} {"best",8}");
-        Console.WriteLine($"  {"SeekSharp Tokenizer.Encode",-34} {Mbps(oursFirst),8:F2} {Mbps(oursCold),11:F2} {Mbps(Median(oursTimes)),8:F2} {Mbps(oursTimes.Min()),8:F2}");
-        Console.WriteLine($"  {"SeekSharp Tokenizer.CountTokens",-34} {"",8} {"",11} {Mbps(Median(countTimes)),8:F2} {Mbps(countTimes.Min()),8:F2}");
-        Console.WriteLine($"  {"HF tokenizers (Tokenizers.DotNet)",-34} {Mbps(theirsFirst),8:F2} {Mbps(theirsCold),11:F2} {Mbps(Median(theirsTimes)),8:F2} {Mbps(theirsTimes.Min()),8:F2}");
-        Console.WriteLine($"  ratio SeekSharp / HF (median): {Median(theirsTimes) / Median(oursTimes):F1}x");
-        Console.WriteLine($"  SeekSharp on {Environment.ProcessorCount} threads (Parallel.ForEach over documents): {Mbps(parallel):F2} MB/s");
-        return mismatches == 0 ? 0 : 1;
+        Console.WriteLine($"  {"SeekSharp Tokenizer.Encode",-34} {r.MBps(r.OursFirst),8:F2} {r.MBps(r.OursFresh),11:F2} {r.MBps(TokenizerSpeed.Median(r.OursWarm)),8:F2} {r.MBps(r.OursWarm.Min()),8:F2}");
+        Console.WriteLine($"  {"SeekSharp Tokenizer.CountTokens",-34} {"",8} {"",11} {r.MBps(TokenizerSpeed.Median(r.CountWarm)),8:F2} {r.MBps(r.CountWarm.Min()),8:F2}");
+        Console.WriteLine($"  {"HF tokenizers (Tokenizers.DotNet)",-34} {r.MBps(r.TheirsFirst),8:F2} {r.MBps(r.TheirsFresh),11:F2} {r.MBps(TokenizerSpeed.Median(r.TheirsWarm)),8:F2} {r.MBps(r.TheirsWarm.Min()),8:F2}");
+        Console.WriteLine($"  ratio SeekSharp / HF (median): {TokenizerSpeed.Median(r.TheirsWarm) / TokenizerSpeed.Median(r.OursWarm):F1}x");
+        Console.WriteLine($"  SeekSharp on {Environment.ProcessorCount} threads (Parallel.ForEach over documents): {r.MBps(r.OursParallel):F2} MB/s");
+        return r.Mismatches == 0 ? 0 : 1;
     }
 
     private static int Verify(string tokenizerDir, int count, ulong seed)
@@ -158,19 +120,6 @@ public static class Program
         }
         Console.WriteLine($"check-trained: Hugging Face loaded {tokenizerDir}; {lines - bad}/{lines} lines encode identically; {roundTrip}/{lines} round-trip through SeekSharp");
         return bad == 0 && roundTrip == lines ? 0 : 1;
-    }
-
-    private static double Time(Action action)
-    {
-        var sw = Stopwatch.StartNew();
-        action();
-        return sw.Elapsed.TotalSeconds;
-    }
-
-    private static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
     private static string? Option(string[] args, string name)

@@ -20,26 +20,36 @@ internal static class GemmBench
         foreach (var layout in new[] { "NT", "NN" })
             foreach (int s in sizes)
             {
-                var rng = new Random(1);
-                var a = new float[s * s]; var b = new float[s * s]; var c = new float[s * s];
-                for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble(); b[i] = (float)rng.NextDouble(); }
-                bool nt = layout == "NT";
-                Action ours = () => Gemm.Multiply(pool, s, s, s, a, s, false, b, s, nt, c, s);
-                Action? peer = OpenBlas.Available ? (nt ? () => OpenBlas.MultiplyNT(s, s, s, a, b, c) : () => OpenBlas.MultiplyNN(s, s, s, a, b, c)) : null;
-                double flops = 2.0 * s * s * s;
-                double oursBest = 0, peerBest = 0;
-                // Alternate rounds so that both see the same machine conditions.
-                var until = Stopwatch.StartNew();
-                ours(); peer?.Invoke();
-                while (until.Elapsed.TotalSeconds < seconds)
-                {
-                    oursBest = Math.Max(oursBest, flops / Time(ours) / 1e9);
-                    if (peer is not null) peerBest = Math.Max(peerBest, flops / Time(peer) / 1e9);
-                }
-                string ratio = peer is null ? "-" : $"{oursBest / peerBest:P0}";
-                Console.WriteLine($"{layout,-6}  {s,5}   {oursBest,17:F1}   {(peer is null ? "-" : peerBest.ToString("F1")),16}   {ratio}");
+                var (ours, peer) = Measure(pool, s, layout == "NT", seconds);
+                string ratio = peer is { } p ? $"{ours / p:P0}" : "-";
+                Console.WriteLine($"{layout,-6}  {s,5}   {ours,17:F1}   {(peer is { } q ? q.ToString("F1") : "-"),16}   {ratio}");
             }
         return 0;
+    }
+
+    /// <summary>
+    /// Best GFLOP/s of SeekSharp's <see cref="Gemm"/> and of OpenBLAS (null when not installed) on an s³ product,
+    /// C = A·Bᵀ (<paramref name="nt"/>, the weight layout of nn.Linear) or C = A·B, alternating calls for
+    /// <paramref name="seconds"/>.
+    /// </summary>
+    public static (double Ours, double? Peer) Measure(WorkerPool pool, int s, bool nt, double seconds)
+    {
+        var rng = new Random(1);
+        var a = new float[s * s]; var b = new float[s * s]; var c = new float[s * s];
+        for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble(); b[i] = (float)rng.NextDouble(); }
+        Action ours = () => Gemm.Multiply(pool, s, s, s, a, s, false, b, s, nt, c, s);
+        Action? peer = OpenBlas.Available ? (nt ? () => OpenBlas.MultiplyNT(s, s, s, a, b, c) : () => OpenBlas.MultiplyNN(s, s, s, a, b, c)) : null;
+        double flops = 2.0 * s * s * s;
+        double oursBest = 0, peerBest = 0;
+        // Alternate rounds so that both see the same machine conditions.
+        var until = Stopwatch.StartNew();
+        ours(); peer?.Invoke();
+        while (until.Elapsed.TotalSeconds < seconds)
+        {
+            oursBest = Math.Max(oursBest, flops / Time(ours) / 1e9);
+            if (peer is not null) peerBest = Math.Max(peerBest, flops / Time(peer) / 1e9);
+        }
+        return (oursBest, peer is null ? null : peerBest);
     }
 
     private static double Time(Action f)

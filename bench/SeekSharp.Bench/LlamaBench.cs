@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using LLama;
-using LLama.Common;
-using LLama.Native;
 using SeekSharp.Formats.Gguf;
 using SeekSharp.Inference;
 using SeekSharp.Model;
@@ -9,6 +6,15 @@ using SeekSharp.Model.Gguf;
 using SeekSharp.Tensors;
 
 namespace SeekSharp.Bench;
+
+/// <summary>One prefill-then-decode shape: llama-bench's pp/tg, or a decode after a long prompt (a 4K context).</summary>
+internal sealed record DecodeCase(int Prompt, int Generate);
+
+/// <summary>Best tokens/s of each engine on one case, and how many leading greedy tokens both engines agree on.</summary>
+internal sealed record DecodeComparison(DecodeCase Case, double OursPrefill, double TheirsPrefill, double OursDecode, double TheirsDecode, int GreedyAgree);
+
+/// <summary>The result of <see cref="LlamaBench.Compare"/>: weights read per decoded token and each case.</summary>
+internal sealed record LlamaComparison(GgufTensorType Type, long WeightBytesPerToken, IReadOnlyList<DecodeComparison> Cases);
 
 /// <summary>
 /// Prefill and decode tokens/s of SeekSharp against llama.cpp (LLamaSharp, CPU backend) on the same weights: the model
@@ -19,44 +25,76 @@ namespace SeekSharp.Bench;
 /// </summary>
 internal static class LlamaBench
 {
+    /// <summary>Prompts longer than this are prefilled in chunks of this many tokens by both engines.</summary>
+    private const int PrefillChunk = 512;
+
     public static int Run(string[] args)
     {
         int threads = BenchArgs.GetInt(args, "--threads", 2);
         int prompt = BenchArgs.GetInt(args, "--prompt", 128);
         int generate = BenchArgs.GetInt(args, "--generate", 64);
         int rounds = BenchArgs.GetInt(args, "--rounds", 3);
-        var type = (BenchArgs.Get(args, "--type") ?? "f32").ToLowerInvariant() switch
+        var type = ParseType(BenchArgs.Get(args, "--type") ?? "f32");
+        var sw = Stopwatch.StartNew();
+        string what;
+        DeepSeekModel model;
+        string tokenizerDir;
+        if (BenchArgs.Get(args, "--model") is { } dir)
         {
-            "f32" => GgufTensorType.F32,
-            "q8_0" or "q8" => GgufTensorType.Q8_0,
-            "q4_0" or "q4" => GgufTensorType.Q4_0,
-            var t => throw new ArgumentException($"--type {t}: expected f32, q8_0 or q4_0"),
-        };
+            model = ModelLoader.Load(dir);
+            what = dir;
+            tokenizerDir = dir;
+        }
+        else
+        {
+            what = BenchArgs.Get(args, "--preset") ?? "tiny";
+            model = RandomModel(Presets.Get(what), type);
+            tokenizerDir = TokenizerFor(model.Config.VocabSize);
+        }
+        if (BenchArgs.Get(args, "--model") is not null && type.ToQuantType() is { } q) ModelQuantizer.Quantize(model, q);
+        Console.Error.WriteLine($"model ready in {sw.Elapsed.TotalSeconds:F1} s");
+
+        var r = Compare(model, tokenizerDir, type, threads, rounds, [new DecodeCase(prompt, generate)]);
+        var cmp = r.Cases[0];
+        long bytes = r.WeightBytesPerToken;
+        var a = ModelAccounting.For(model.Config);
+        Console.WriteLine($"{what}: {a.MainParameters / 1e6:F1}M parameters ({a.ActivatedParameters / 1e6:F1}M activated), {type}, threads={threads}, best of {rounds} alternated rounds");
+        Console.WriteLine($"weights read per decoded token: {bytes / 1e6:F1} MB (activated matrices, one embedding row)");
+        Console.WriteLine($"{"row",-14} {"SeekSharp tok/s",16} {"llama.cpp tok/s",16} {"ratio",8} {"SeekSharp GB/s",15} {"llama.cpp GB/s",15}");
+        Console.WriteLine($"{$"prefill {prompt}",-14} {cmp.OursPrefill,16:F1} {cmp.TheirsPrefill,16:F1} {cmp.OursPrefill / cmp.TheirsPrefill,7:P0}");
+        Console.WriteLine($"{$"decode {generate}",-14} {cmp.OursDecode,16:F1} {cmp.TheirsDecode,16:F1} {cmp.OursDecode / cmp.TheirsDecode,7:P0} {bytes * cmp.OursDecode / 1e9,15:F2} {bytes * cmp.TheirsDecode / 1e9,15:F2}");
+        Console.WriteLine($"greedy tokens: the engines agree on the first {cmp.GreedyAgree} of {generate}");
+        return 0;
+    }
+
+    public static GgufTensorType ParseType(string s) => s.ToLowerInvariant() switch
+    {
+        "f32" => GgufTensorType.F32,
+        "q8_0" or "q8" => GgufTensorType.Q8_0,
+        "q4_0" or "q4" => GgufTensorType.Q4_0,
+        var t => throw new ArgumentException($"--type {t}: expected f32, q8_0 or q4_0"),
+    };
+
+    /// <summary>A model of <paramref name="config"/> with the bench's random weights (seed 1), quantised for <paramref name="type"/>.</summary>
+    public static DeepSeekModel RandomModel(ModelConfig config, GgufTensorType type)
+    {
+        var model = DeepSeekModel.Create(config);
+        ModelInitializer.Initialize(model, 1);
+        if (type.ToQuantType() is { } q) ModelQuantizer.Quantize(model, q);
+        return model;
+    }
+
+    /// <summary>
+    /// Exports <paramref name="model"/> (already stored as <paramref name="type"/>) to a temporary GGUF, loads it in
+    /// llama.cpp, and runs each case on both engines in alternating rounds (round 0 warms both up); best of
+    /// <paramref name="rounds"/>.
+    /// </summary>
+    public static LlamaComparison Compare(DeepSeekModel model, string tokenizerDir, GgufTensorType type, int threads, int rounds, IReadOnlyList<DecodeCase> cases)
+    {
         string tmp = Directory.CreateTempSubdirectory("seeksharp-llama-bench-").FullName;
         try
         {
             var sw = Stopwatch.StartNew();
-            DeepSeekModel model;
-            string what, tokenizerDir;
-            if (BenchArgs.Get(args, "--model") is { } dir)
-            {
-                model = ModelLoader.Load(dir);
-                what = dir;
-                tokenizerDir = dir;
-            }
-            else
-            {
-                what = BenchArgs.Get(args, "--preset") ?? "tiny";
-                model = DeepSeekModel.Create(Presets.Get(what));
-                ModelInitializer.Initialize(model, 1);
-                tokenizerDir = TokenizerFor(model.Config.VocabSize);
-            }
-            if (type.ToQuantType() is { } q) ModelQuantizer.Quantize(model, q);
-            var c = model.Config;
-            Console.Error.WriteLine($"model ready in {sw.Elapsed.TotalSeconds:F1} s");
-
-            // The same weights to GGUF: save the (quantised) model as a folder with a tokenizer, export that folder.
-            sw.Restart();
             string folder = Path.Combine(tmp, "model"), gguf = Path.Combine(tmp, "model.gguf");
             ModelSaver.Save(model, folder);
             foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
@@ -65,67 +103,31 @@ internal static class LlamaBench
             Directory.Delete(folder, recursive: true);
             Console.Error.WriteLine($"exported {new FileInfo(gguf).Length / 1e6:F0} MB {type} GGUF in {sw.Elapsed.TotalSeconds:F1} s");
 
-            NativeLogConfig.llama_log_set((_, _) => { });
-            var p = new ModelParams(gguf)
-            {
-                ContextSize = (uint)(prompt + generate),
-                BatchSize = (uint)prompt,
-                UBatchSize = (uint)prompt,
-                TypeK = GGMLType.GGML_TYPE_F32,
-                TypeV = GGMLType.GGML_TYPE_F32,
-                FlashAttention = false,
-                GpuLayerCount = 0,
-                Threads = threads,
-                BatchThreads = threads,
-            };
-            using var weights = LLamaWeights.LoadFromFile(p);
-            using var context = weights.CreateContext(p);
-
+            int context = cases.Max(c => c.Prompt + c.Generate);
+            int batch = Math.Min(PrefillChunk, cases.Max(c => c.Prompt));
+            using var theirs = new LlamaEngine(gguf, context, batch, threads);
             using var pool = new WorkerPool(threads);
             var ctx = new ForwardContext(pool);
-            var rng = new Random(5);
-            var tokens = Enumerable.Range(0, prompt).Select(_ => rng.Next(c.VocabSize)).ToArray();
-            var ours = new DecodeRound(model, ctx, tokens, generate);
-            var batch = new LLamaBatch();
-
-            (double Prefill, double Decode) Theirs()
+            var results = new List<DecodeComparison>();
+            foreach (var c in cases)
             {
-                context.NativeHandle.MemoryClear();
-                batch.Clear();
-                for (int i = 0; i < prompt; i++) batch.Add((LLamaToken)tokens[i], i, (LLamaSeqId)0, i == prompt - 1);
-                var t = Stopwatch.StartNew();
-                Check(context.Decode(batch));
-                double prefill = prompt / t.Elapsed.TotalSeconds;
-                int next = DecodeRound.ArgMax(context.NativeHandle.GetLogitsIth(prompt - 1));
-                t.Restart();
-                for (int i = 0; i < generate; i++)
+                var rng = new Random(5);
+                var tokens = Enumerable.Range(0, c.Prompt).Select(_ => rng.Next(model.Config.VocabSize)).ToArray();
+                var ours = new DecodeRound(model, ctx, tokens, c.Generate, PrefillChunk);
+                var theirTokens = new int[c.Generate];
+                double op = 0, od = 0, tp = 0, td = 0;
+                for (int round = 0; round <= rounds; round++)   // round 0 warms up both
                 {
-                    batch.Clear();
-                    batch.Add((LLamaToken)next, prompt + i, (LLamaSeqId)0, true);
-                    Check(context.Decode(batch));
-                    next = DecodeRound.ArgMax(context.NativeHandle.GetLogitsIth(0));
+                    var (p1, d1) = ours.Run();
+                    var (p2, d2) = theirs.Run(tokens, theirTokens);
+                    if (round == 0) continue;
+                    op = Math.Max(op, p1); od = Math.Max(od, d1); tp = Math.Max(tp, p2); td = Math.Max(td, d2);
                 }
-                return (prefill, generate / t.Elapsed.TotalSeconds);
+                int agree = 0;
+                while (agree < c.Generate && ours.Generated[agree] == theirTokens[agree]) agree++;
+                results.Add(new DecodeComparison(c, op, tp, od, td, agree));
             }
-
-            double oursPrefill = 0, oursDecode = 0, theirPrefill = 0, theirDecode = 0;
-            for (int round = 0; round <= rounds; round++)   // round 0 warms up both
-            {
-                var (op, od) = ours.Run();
-                var (tp, td) = Theirs();
-                if (round == 0) continue;
-                oursPrefill = Math.Max(oursPrefill, op); oursDecode = Math.Max(oursDecode, od);
-                theirPrefill = Math.Max(theirPrefill, tp); theirDecode = Math.Max(theirDecode, td);
-            }
-
-            long bytes = ActivatedWeightBytes(model);
-            var a = ModelAccounting.For(c);
-            Console.WriteLine($"{what}: {a.MainParameters / 1e6:F1}M parameters ({a.ActivatedParameters / 1e6:F1}M activated), {type}, threads={threads}, best of {rounds} alternated rounds");
-            Console.WriteLine($"weights read per decoded token: {bytes / 1e6:F1} MB (activated matrices, one embedding row)");
-            Console.WriteLine($"{"row",-14} {"SeekSharp tok/s",16} {"llama.cpp tok/s",16} {"ratio",8} {"SeekSharp GB/s",15} {"llama.cpp GB/s",15}");
-            Console.WriteLine($"{$"prefill {prompt}",-14} {oursPrefill,16:F1} {theirPrefill,16:F1} {oursPrefill / theirPrefill,7:P0}");
-            Console.WriteLine($"{$"decode {generate}",-14} {oursDecode,16:F1} {theirDecode,16:F1} {oursDecode / theirDecode,7:P0} {bytes * oursDecode / 1e9,15:F2} {bytes * theirDecode / 1e9,15:F2}");
-            return 0;
+            return new LlamaComparison(type, ActivatedWeightBytes(model), results);
         }
         finally
         {
@@ -133,16 +135,11 @@ internal static class LlamaBench
         }
     }
 
-    private static void Check(DecodeResult r)
-    {
-        if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {r}");
-    }
-
     /// <summary>
     /// Bytes of weights one decoded token reads in the main model: every tensor as stored, routed experts scaled by
     /// experts-per-token / experts, one row of the embedding; MTP layers left out.
     /// </summary>
-    private static long ActivatedWeightBytes(DeepSeekModel model)
+    public static long ActivatedWeightBytes(DeepSeekModel model)
     {
         var c = model.Config;
         double total = 0;
@@ -166,13 +163,18 @@ internal static class LlamaBench
     }
 
     /// <summary>models/default's tokenizer when its vocabulary fits, else the tests' tiny tokenizer (llama.cpp refuses a GGUF without one).</summary>
-    private static string TokenizerFor(int vocabSize)
+    public static string TokenizerFor(int vocabSize)
+    {
+        string root = RepoRoot();
+        string main = Path.Combine(root, "models", "default");
+        string tiny = Path.Combine(root, "tests", "SeekSharp.Tests", "Data", "tiny-tokenizer");
+        return SeekSharp.Tokenization.Tokenizer.Load(main).VocabSize <= vocabSize ? main : tiny;
+    }
+
+    public static string RepoRoot()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "SeekSharp.sln"))) root = root.Parent;
-        if (root is null) throw new InvalidOperationException("cannot find the repository root (SeekSharp.sln) for a tokenizer");
-        string main = Path.Combine(root.FullName, "models", "default");
-        string tiny = Path.Combine(root.FullName, "tests", "SeekSharp.Tests", "Data", "tiny-tokenizer");
-        return SeekSharp.Tokenization.Tokenizer.Load(main).VocabSize <= vocabSize ? main : tiny;
+        return root?.FullName ?? throw new InvalidOperationException("cannot find the repository root (SeekSharp.sln)");
     }
 }

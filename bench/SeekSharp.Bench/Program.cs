@@ -9,6 +9,7 @@ using SeekSharp.Bench;
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- serve [--model DIR] [--streams 1,4,16] [--tokens 64] [--repeats 3] [--threads 2] [--speculative mtp]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- load [--model DIR] [--clients 32] [--parallel 16] [--tokens 32] [--threads 2]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- llama [--preset NAME | --model DIR] [--type f32|q8_0|q4_0] [--prompt 128] [--generate 64] [--threads 2] [--rounds 3]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- peers [--threads 2] [--rounds 3] [--preset inference-800m] [--types f32,q8_0,q4_0] [--gemm-sizes 512,1024,2048] [--long-context 4096] [--skip gemm,inference,train,tokenizer,mtp]   (bench/peers.sh installs the peers first)
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- kernels [--full] [BenchmarkDotNet args: --list flat, --filter PATTERN, ...]
 var verb = args.Length > 0 ? args[0] : "help";
 var rest = args.Skip(1).ToArray();
@@ -22,11 +23,12 @@ return verb switch
     "serve" => ServeBench.Run(rest),
     "load" => LoadBench.Run(rest),
     "llama" => LlamaBench.Run(rest),
+    "peers" => PeersBench.Run(rest),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | forward | train | quant | serve | load | llama | kernels) [options]; see bench/README.md");
+    Console.Error.WriteLine("usage: SeekSharp.Bench (gemm | forward | train | quant | serve | load | llama | peers | kernels) [options]; see bench/README.md");
     return 2;
 }
