@@ -24,5 +24,6 @@ internal static class CommandCatalog
         yield return TokenizerTrainCommand.Create(stdout, stderr);
         yield return CostCommand.Create(stdout, stderr);
         yield return PlotCommand.Create(stdout, stderr);
+        yield return MpiCheckCommand.Create(stdout, stderr);
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SeekSharp.Distributed;
 using SeekSharp.Model;
 using SeekSharp.Tensors;
 using SeekSharp.Tokenization;
@@ -44,13 +45,37 @@ internal static class TrainCommand
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of the data held out for validation.", DefaultValueFactory = _ => 0.05 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its newest checkpoint." };
         var peakGflops = new Option<double?>("--peak-gflops") { Description = "Float32 GFLOP/s to report MFU against (default: measured with GEMMs at start); a faster step raises it." };
+        var parallel = new Option<string>("--parallel") { Description = "none, or dp: data parallel over the processes of an mpirun job (docs/distributed.md).", DefaultValueFactory = _ => "none" };
+        parallel.AcceptOnlyFromAmong("none", "dp");
         var command = new Command("train", "Train a DeepSeek-V3-architecture model (MLA, MoE with bias balancing, MTP).")
         {
             config, preset, initFrom, data, chat, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
-            peakGflops,
+            peakGflops, parallel,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
+        {
+            if (r.GetValue(parallel) != "dp") return Train(r, stdout, stderr, null);
+            // Data parallel: every rank trains, rank 0 alone prints and writes. A rank that fails ends the whole job
+            // (MPI_Abort) after saying why, rather than leaving the others waiting in a collective.
+            var comm = Communicator.Open();
+            var dp = new DataParallel(comm);
+            var rankErr = comm.IsRoot ? stderr : TextWriter.Null;
+            int code;
+            try { code = Train(r, comm.IsRoot ? stdout : TextWriter.Null, rankErr, dp); }
+            catch (Exception e) when (comm.Size > 1 && e is not OperationCanceledException)
+            {
+                stderr.WriteLine($"error on rank {comm.Rank} of {comm.Size}: {e.Message}");
+                stderr.Flush();
+                comm.Abort(e is UsageException ? CliRunner.Usage : CliRunner.Failed);
+                throw;
+            }
+            comm.Dispose();
+            return code;
+        }));
+        return command;
+
+        int Train(ParseResult r, TextWriter stdout, TextWriter stderr, DataParallel? dp)
         {
             using var ctrlC = CliCommon.CtrlC();
             var ct = ctrlC.Token;
@@ -59,7 +84,7 @@ internal static class TrainCommand
             TrainingRun run;
             if (r.GetValue(resume))
             {
-                run = TrainingRun.Resume(dir, pool, r.GetValue(steps));
+                run = TrainingRun.Resume(dir, pool, r.GetValue(steps), dp);
                 stderr.WriteLine($"resuming {dir} at step {run.Trainer.Step} of {run.Trainer.Options.Steps}");
             }
             else
@@ -119,12 +144,14 @@ internal static class TrainCommand
                     ChatData = r.GetValue(chat) is not null,
                     PeakGflops = r.GetValue(peakGflops) ?? 0,
                 };
-                run = TrainingRun.Start(dir, model, tok, options, pool);
+                run = TrainingRun.Start(dir, model, tok, options, pool, dp);
                 stderr.WriteLine($"training {dir}: {run.Trainer.Data.TrainTokens:N0} training tokens, {run.Trainer.Data.ValidationTokens:N0} held out");
                 if (run.Trainer.Data is SeekSharp.Training.Data.ChatDataset cd)
                     stderr.WriteLine($"chat data: {cd.TrainConversations:N0} conversations ({cd.TrainTargetTokens:N0} assistant tokens scored), {cd.ValidationConversations:N0} held out, {cd.Truncated(options.SeqLen):N0} cut to --seq-len {options.SeqLen}");
             }
+            if (dp is not null) stderr.WriteLine($"data parallel over {dp.Ranks} ranks: {run.Trainer.Options.BatchSize / dp.Ranks} of {run.Trainer.Options.BatchSize} sequences per rank per step");
             TrainingProgress.Attach(run.Trainer, pool, stderr, r.GetValue(peakGflops));
+            double startedAt = run.Trainer.ElapsedSeconds;
             try
             {
                 TrainingProgress.Run(run, stderr, ct);
@@ -135,10 +162,12 @@ internal static class TrainCommand
                 stderr.WriteLine($"stopped at step {run.Trainer.Step}; saved {saved}; continue with --resume");
                 return CliRunner.Cancelled;
             }
+            double trained = run.Trainer.ElapsedSeconds - startedAt;
+            if (dp is not null && trained > 0)
+                stderr.WriteLine($"communication: {dp.CommunicationTime.TotalSeconds:F1} s of {trained:F1} s of training steps on rank 0 ({dp.CommunicationTime.TotalSeconds / trained:P1}, waiting for the slowest rank included)");
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);
             return CliRunner.Ok;
-        }));
-        return command;
+        }
     }
 }

@@ -10,17 +10,21 @@ namespace SeekSharp.Training;
 public static class ExpertBiasBalancer
 {
     /// <summary>Per MoE layer that ran: its index, its loads (tokens per expert this step) and MaxVio.</summary>
-    public sealed record LayerBalance(int Layer, int[] Loads, double MaxVio);
+    public sealed record LayerBalance(int Layer, int[] Loads, double MaxVio)
+    {
+        /// <summary>A layer's balance from its loads: MaxVio = (max − mean) / mean, 0 when nothing was routed.</summary>
+        public static LayerBalance Of(int layer, int[] loads)
+        {
+            double mean = loads.Average();
+            return new LayerBalance(layer, loads, mean == 0 ? 0 : (loads.Max() - mean) / mean);
+        }
+    }
 
     public static List<LayerBalance> Measure(DeepSeekModel model, ModelState state, bool mtpRan)
     {
         var result = new List<LayerBalance>();
         foreach (var (layer, moe, _) in TrainingLoss.MoeLayers(model, state, mtpRan ? model.Mtp.Length : 0))
-        {
-            var loads = (int[])moe.Counts.Clone();
-            double mean = loads.Average();
-            result.Add(new LayerBalance(layer, loads, mean == 0 ? 0 : (loads.Max() - mean) / mean));
-        }
+            result.Add(LayerBalance.Of(layer, (int[])moe.Counts.Clone()));
         return result;
     }
 

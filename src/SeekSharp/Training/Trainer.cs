@@ -28,6 +28,8 @@ public sealed class Trainer
     /// <summary>Steps completed.</summary>
     public long Step { get; private set; }
     public long TokensSeen { get; private set; }
+    /// <summary>Seconds spent in training steps, over the whole run (resumed runs included).</summary>
+    public double ElapsedSeconds => _elapsedBefore;
     /// <summary>
     /// Model FLOPs per trained token of one step (forward + backward = 3 × forward, <see cref="CostModel"/>): the MTP
     /// modules when the step runs them, and attention over the full T × T square, which is what the naive attention
@@ -36,11 +38,15 @@ public sealed class Trainer
     public double FlopsPerToken { get; }
     /// <summary>The utilisation figure of <see cref="StepMetrics.Mfu"/>; without one, MFU is reported as 0.</summary>
     public MfuMeter? Utilisation { get; set; }
+    /// <summary>The data-parallel group this trainer is one rank of, or null for a single process.</summary>
+    public DataParallel? Parallel { get; }
 
-    public Trainer(DeepSeekModel model, TokenDataset data, TrainingOptions options, WorkerPool pool)
+    public Trainer(DeepSeekModel model, TokenDataset data, TrainingOptions options, WorkerPool pool, DataParallel? parallel = null)
     {
         options.Validate();
         data.CheckFits(options.BatchSize, options.SeqLen);
+        parallel?.CheckBatch(options.BatchSize);
+        Parallel = parallel;
         Model = model;
         Data = data;
         Options = options;
@@ -61,27 +67,47 @@ public sealed class Trainer
 
     private bool RunMtp => Options.Loss.MtpLambda > 0 && Model.Mtp.Length > 0;
 
-    /// <summary>Takes one optimiser step and returns what happened.</summary>
+    /// <summary>
+    /// Takes one optimiser step and returns what happened. With <see cref="Parallel"/>, every rank reads the same global
+    /// batch and trains on its share of the sequences; gradients, expert loads and the loss are summed over the ranks.
+    /// </summary>
     public StepMetrics TrainStep()
     {
         _clock.Restart();
         _ctx.Arena.Reset();
-        var layout = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens, _batchMask);
+        var global = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens, _batchMask);
         foreach (var p in Optimizer.Parameters) Array.Clear(p.Grad!);
-        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchTokens);
+        ReadOnlySpan<int> tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchTokens);     // [B·T]
+        ReadOnlySpan<byte> mask = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchMask);        // [B·T] or empty
+        var layout = global;
+        TrainingLoss.Normalizer? normalizer = null;
+        if (Parallel is { } dp)
+        {
+            normalizer = TrainingLoss.NormalizerOf(Model, Options.Loss, mask, global.Batch, global.SeqLen);
+            var (first, count) = dp.Share(global.Batch);
+            layout = global with { Batch = count };
+            tokens = tokens.Slice(first * global.SeqLen, layout.Rows);
+            if (!mask.IsEmpty) mask = mask.Slice(first * global.SeqLen, layout.Rows);
+        }
         Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
-        var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, targetMask: System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchMask));
+        var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, targetMask: mask, normalizer: normalizer);
+        if (Parallel is not null) loss = Parallel.AllReduceLoss(loss, normalizer!.MainTargets);
         if (!double.IsFinite(loss.Total)) throw new TrainingDivergedException($"The loss is {loss.Total} at step {Step + 1}; lower --lr or check the data.");
         Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance);
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
+        if (Parallel is not null)
+        {
+            Parallel.AllReduceGradients(Optimizer.Parameters);
+            balance = Parallel.AllReduceLoads(balance);
+        }
         double lr = Options.Schedule.At(Step);
         double norm = Optimizer.Step(Pool, lr);
         ExpertBiasBalancer.Update(Model, balance, Options.BiasUpdateSpeed);
         Step++;
-        TokensSeen += layout.Rows;
+        TokensSeen += global.Rows;
         double seconds = _clock.Elapsed.TotalSeconds;
         _elapsedBefore += seconds;
-        double tokensPerSecond = layout.Rows / seconds;
+        double tokensPerSecond = global.Rows / seconds;
         return new StepMetrics
         {
             Step = Step,
@@ -93,7 +119,7 @@ public sealed class Trainer
             LearningRate = lr,
             GradNorm = norm,
             TokensPerSecond = tokensPerSecond,
-            Mfu = Utilisation?.Observe(tokensPerSecond * FlopsPerToken) ?? 0,
+            Mfu = Utilisation?.Observe(tokensPerSecond * FlopsPerToken / (Parallel?.Ranks ?? 1)) ?? 0,   // per rank's peak
             ElapsedSeconds = _elapsedBefore,
             MoeLayers = balance.Select(b => b.Layer).ToArray(),
             MaxVio = balance.Select(b => b.MaxVio).ToArray(),

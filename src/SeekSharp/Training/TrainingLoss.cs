@@ -23,9 +23,39 @@ public static class TrainingLoss
     /// <summary>The loss and its gradients: dLogits [N, V], one tensor per MTP depth, and ∂L/∂s̄ per MoE layer.</summary>
     public sealed record Gradients(Tensor DLogits, Tensor[] DMtpLogits, Dictionary<int, float[]> Balance);
 
-    /// <remarks><c>targetMask</c>: [B·T], 1 where tokens[b·T + t] is a target; empty: every token is.</remarks>
+    /// <summary>
+    /// The denominators of the loss when the batch is one shard of a larger global batch (data parallelism): the global
+    /// batch's sequences and scored targets of the main and each MTP cross-entropy. Each shard's loss and gradients are
+    /// then its share of the global ones, and their sums over the shards are the global loss and gradients.
+    /// </summary>
+    public sealed record Normalizer(int Sequences, int MainTargets, int[] MtpTargets);
+
+    /// <summary>The <see cref="Normalizer"/> of a whole batch (tokens and mask [B·T]), for the shards it is split into.</summary>
+    public static Normalizer NormalizerOf(DeepSeekModel model, LossWeights weights, ReadOnlySpan<byte> targetMask, int batch, int seqLen)
+    {
+        bool mtp = weights.MtpLambda > 0 && model.Mtp.Length > 0;
+        var mtpTargets = new int[mtp ? model.Mtp.Length : 0];
+        for (int k = 0; k < mtpTargets.Length; k++) mtpTargets[k] = CountTargets(targetMask, batch, seqLen, offset: k + 2, scoredRows: seqLen - k - 2);
+        return new Normalizer(batch, CountTargets(targetMask, batch, seqLen, offset: 1, scoredRows: seqLen - 1), mtpTargets);
+    }
+
+    private static int CountTargets(ReadOnlySpan<byte> targetMask, int batch, int seqLen, int offset, int scoredRows)
+    {
+        if (targetMask.IsEmpty) return batch * Math.Max(0, scoredRows);
+        int n = 0;
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < scoredRows; i++)
+                if (targetMask[b * seqLen + i + offset] != 0) n++;
+        return n;
+    }
+
+    /// <remarks>
+    /// <c>targetMask</c>: [B·T], 1 where tokens[b·T + t] is a target; empty: every token is. <c>normalizer</c>: when
+    /// this batch is a shard of a global batch, the global denominators (<see cref="NormalizerOf"/>); the batch-wise
+    /// balance loss (<see cref="BalanceLossScope.Batch"/>) pools all tokens of a batch and cannot be sharded.
+    /// </remarks>
     public static (LossResult Loss, Gradients Grads) Compute(ForwardContext ctx, DeepSeekModel model, ModelState state, LossWeights weights,
-        bool computeGradients = true, ReadOnlySpan<byte> targetMask = default)
+        bool computeGradients = true, ReadOnlySpan<byte> targetMask = default, Normalizer? normalizer = null)
     {
         var batch = state.Batch;
         int b = batch.Batch, t = batch.SeqLen, vocab = model.Config.VocabSize;
@@ -35,7 +65,9 @@ public static class TrainingLoss
             throw new InvalidInputException($"The target mask has {targetMask.Length} entries for a batch of {b * t} tokens.");
 
         var dLogits = computeGradients ? ctx.Arena.AllocateUninitialized(new TensorShape(b * t, vocab)) : default;
-        var (main, mainScored) = CrossEntropy(ctx, state.Logits, dLogits, tokens, targetMask, b, t, t, offset: 1, scoredRows: t - 1, weight: 1.0);
+        if (normalizer is not null && weights.BalanceAlpha > 0 && weights.BalanceScope == BalanceLossScope.Batch)
+            throw new InvalidInputException("The batch-wise balance loss (--balance aux-loss) pools the whole batch and cannot be split across data-parallel ranks.");
+        var (main, mainScored) = CrossEntropy(ctx, state.Logits, dLogits, tokens, targetMask, b, t, t, offset: 1, scoredRows: t - 1, weight: 1.0, normalizer?.MainTargets);
 
         bool mtp = weights.MtpLambda > 0 && model.Mtp.Length > 0;
         var dMtp = new Tensor[mtp ? model.Mtp.Length : 0];
@@ -47,7 +79,7 @@ public static class TrainingLoss
             if (scored <= 0) throw new InvalidInputException($"Sequences of {t} tokens are too short for MTP depth {k + 1}.");
             dMtp[k] = computeGradients ? ctx.Arena.AllocateUninitialized(new TensorShape(b * rows, vocab)) : default;
             mtpLoss += CrossEntropy(ctx, state.Mtp[k].Logits, dMtp[k], tokens, targetMask, b, rows, t, offset: k + 2, scoredRows: scored,
-                weight: weights.MtpLambda / model.Mtp.Length).Mean;
+                weight: weights.MtpLambda / model.Mtp.Length, normalizer?.MtpTargets[k]).Mean;
         }
         if (dMtp.Length > 0) mtpLoss /= model.Mtp.Length;
 
@@ -56,7 +88,7 @@ public static class TrainingLoss
         if (weights.BalanceAlpha > 0)
             foreach (var (layer, moeState, seqLen) in MoeLayers(model, state, dMtp.Length))
             {
-                var (value, grad) = BalanceLoss(moeState, model.Config, b, seqLen, weights.BalanceAlpha, weights.BalanceScope);
+                var (value, grad) = BalanceLoss(moeState, model.Config, b, seqLen, weights.BalanceAlpha, weights.BalanceScope, normalizer?.Sequences ?? b);
                 bal += value;
                 balance[layer] = grad;
             }
@@ -86,10 +118,11 @@ public static class TrainingLoss
     /// Mean cross-entropy of rows (b, i), i &lt; scoredRows, against tokens[b·T + i + offset] (only those whose target
     /// has mask 1 when there is a mask); writes ∂(weight·mean)/∂logits (unscored rows get 0). Returns the mean and the
     /// number of scored rows (a batch with none has mean 0 and zero gradient). Rows are independent, so they run in
-    /// parallel; the sum is taken in row order.
+    /// parallel; the sum is taken in row order. With <paramref name="globalScored"/> (a shard of a larger batch) the
+    /// mean and the gradient divide by that count instead of this batch's.
     /// </summary>
     private static (double Mean, int Scored) CrossEntropy(ForwardContext ctx, Tensor logits, Tensor dLogits, ReadOnlySpan<int> tokens,
-        ReadOnlySpan<byte> targetMask, int batch, int rows, int seqLen, int offset, int scoredRows, double weight)
+        ReadOnlySpan<byte> targetMask, int batch, int rows, int seqLen, int offset, int scoredRows, double weight, int? globalScored = null)
     {
         var targets = new int[batch * rows];
         int scored = 0;
@@ -101,11 +134,12 @@ public static class TrainingLoss
                 targets[b * rows + i] = target ? tokens[at] : -1;
                 if (target) scored++;
             }
+        int denominator = globalScored ?? scored;
         var losses = new double[batch * rows];
-        ctx.Pool.For(batch * rows, new CrossEntropyRows(logits, dLogits, targets, losses, scored == 0 ? 0f : (float)(weight / scored)));
+        ctx.Pool.For(batch * rows, new CrossEntropyRows(logits, dLogits, targets, losses, denominator == 0 ? 0f : (float)(weight / denominator)));
         double sum = 0;
         foreach (var l in losses) sum += l;
-        return (scored == 0 ? 0 : sum / scored, scored);
+        return (denominator == 0 ? 0 : sum / denominator, scored);
     }
 
     // Row `row`: its loss, and (when dLogits is given) ∂L/∂logits = scale·(softmax − onehot), zero for rows not scored.
@@ -132,13 +166,16 @@ public static class TrainingLoss
 
     /// <summary>
     /// One MoE layer's balance term (Σ over sequences, mean) and ∂(α·term)/∂s̄ as [B, N_r] rows (every token of
-    /// sequence b shares row b). The batch scope pools all tokens into one "sequence".
+    /// sequence b shares row b). The batch scope pools all tokens into one "sequence". <paramref name="globalSequences"/>:
+    /// the sequences the mean is over (this batch's, or the global batch's when this is a shard of it).
     /// </summary>
-    private static (double Value, float[] Grad) BalanceLoss(Moe.Activations moe, ModelConfig c, int batch, int seqLen, double alpha, BalanceLossScope scope)
+    private static (double Value, float[] Grad) BalanceLoss(Moe.Activations moe, ModelConfig c, int batch, int seqLen, double alpha, BalanceLossScope scope,
+        int globalSequences)
     {
         int experts = c.NRoutedExperts!.Value, k = c.NumExpertsPerTok!.Value;
         var routing = moe.Routing;
         int groups = scope == BalanceLossScope.Sequence ? batch : 1;
+        int divisor = scope == BalanceLossScope.Sequence ? globalSequences : 1;
         int perGroup = scope == BalanceLossScope.Sequence ? seqLen : batch * seqLen;
         var grad = new float[batch * experts];
         double total = 0;
@@ -163,12 +200,12 @@ public static class TrainingLoss
                 p[j] /= perGroup;
                 value += f[j] * p[j];
             }
-            total += value / groups;
+            total += value / divisor;
             // ∂(α · mean_g Σ f·P)/∂s̄_{j,t} = α/groups · f_j / perGroup
             for (int seq = 0; seq < batch; seq++)
             {
                 if (scope == BalanceLossScope.Sequence && seq != g) continue;
-                for (int j = 0; j < experts; j++) grad[seq * experts + j] = (float)(alpha / groups * f[j] / perGroup);
+                for (int j = 0; j < experts; j++) grad[seq * experts + j] = (float)(alpha / divisor * f[j] / perGroup);
             }
         }
         return (total, grad);

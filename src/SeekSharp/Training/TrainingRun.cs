@@ -17,6 +17,8 @@ namespace SeekSharp.Training;
 /// </code>
 /// A checkpoint is written into a temporary folder and renamed into place, then <c>latest</c> is replaced the same way,
 /// so a run killed at any moment leaves a complete checkpoint to resume from (step 0 is saved before the first step).
+/// In a data-parallel run every rank trains and only rank 0 writes (run.json, metrics, checkpoints) and evaluates;
+/// the state is the same on every rank, so a run resumes on any number of ranks that divides the batch.
 /// </summary>
 public sealed class TrainingRun
 {
@@ -27,6 +29,8 @@ public sealed class TrainingRun
 
     public string Directory { get; }
     public Trainer Trainer { get; }
+    /// <summary>This process writes the run's files: always, except on ranks other than 0 of a data-parallel run.</summary>
+    public bool IsWriter => Trainer.Parallel is null || Trainer.Parallel.Rank == 0;
 
     private TrainingRun(string directory, Trainer trainer, Tokenizer? tokenizer)
     {
@@ -36,14 +40,17 @@ public sealed class TrainingRun
     }
 
     /// <summary>Begins a new run in an empty (or new) folder.</summary>
-    public static TrainingRun Start(string directory, DeepSeekModel model, Tokenizer? tokenizer, TrainingOptions options, WorkerPool pool)
+    public static TrainingRun Start(string directory, DeepSeekModel model, Tokenizer? tokenizer, TrainingOptions options, WorkerPool pool,
+        DataParallel? parallel = null)
     {
         options.Validate();
-        if (System.IO.Directory.Exists(directory) && System.IO.Directory.EnumerateFileSystemEntries(directory).Any())
+        bool writer = parallel is null || parallel.Rank == 0;
+        if (writer && System.IO.Directory.Exists(directory) && System.IO.Directory.EnumerateFileSystemEntries(directory).Any())
             throw new InvalidInputException($"{directory} is not empty: continue it with --resume, or choose a new --out.");
-        System.IO.Directory.CreateDirectory(directory);
         var data = OpenData(options, model.Config, tokenizer);
-        var run = new TrainingRun(directory, new Trainer(model, data, options, pool), tokenizer);
+        var run = new TrainingRun(directory, new Trainer(model, data, options, pool, parallel), tokenizer);
+        if (!writer) return run;
+        System.IO.Directory.CreateDirectory(directory);
         AtomicWrite(Path.Combine(directory, RunFile), JsonSerializer.Serialize(options, TrainingOptions.Json));
         File.WriteAllText(Path.Combine(directory, MetricsFile), "");
         run.SaveCheckpoint();
@@ -51,7 +58,7 @@ public sealed class TrainingRun
     }
 
     /// <summary>Continues a run from its newest checkpoint; <paramref name="steps"/> may extend it.</summary>
-    public static TrainingRun Resume(string directory, WorkerPool pool, int? steps = null)
+    public static TrainingRun Resume(string directory, WorkerPool pool, int? steps = null, DataParallel? parallel = null)
     {
         var runFile = Path.Combine(directory, RunFile);
         if (!File.Exists(runFile)) throw new InvalidInputException($"{directory} holds no training run to resume ({RunFile} is missing).");
@@ -63,11 +70,11 @@ public sealed class TrainingRun
         var model = ModelLoader.Load(checkpoint, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
         var tokenizer = File.Exists(Path.Combine(checkpoint, "tokenizer.json")) ? Tokenizer.Load(checkpoint) : null;
         var data = OpenData(options, model.Config, tokenizer);
-        var trainer = new Trainer(model, data, options, pool);
+        var trainer = new Trainer(model, data, options, pool, parallel);
         using (var stream = File.OpenRead(Path.Combine(checkpoint, StateFile)))
             trainer.LoadState(stream, Path.Combine(checkpoint, StateFile));
         var run = new TrainingRun(directory, trainer, tokenizer);
-        run.TruncateMetrics(trainer.Step);
+        if (run.IsWriter) run.TruncateMetrics(trainer.Step);
         return run;
     }
 
@@ -90,19 +97,29 @@ public sealed class TrainingRun
     public void Run(IProgress<StepMetrics>? progress = null, CancellationToken cancellationToken = default)
     {
         var o = Trainer.Options;
-        using var metrics = new StreamWriter(Path.Combine(Directory, MetricsFile), append: true);
+        using var metrics = IsWriter ? new StreamWriter(Path.Combine(Directory, MetricsFile), append: true) : null;
         while (Trainer.Step < o.Steps)
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            if (StopRequested(cancellationToken)) throw new OperationCanceledException(cancellationToken);
             var m = Trainer.TrainStep();
             bool last = Trainer.Step == o.Steps;
-            if (o.EvalEvery > 0 && (Trainer.Step % o.EvalEvery == 0 || last) && Trainer.Evaluate() is { } val)
+            if (IsWriter && o.EvalEvery > 0 && (Trainer.Step % o.EvalEvery == 0 || last) && Trainer.Evaluate() is { } val)
                 m = m with { ValLoss = val.Total, ValLossMain = val.Main, ValLossMtp = val.Mtp };
-            metrics.WriteLine(JsonSerializer.Serialize(m));
-            metrics.Flush();
+            metrics?.WriteLine(JsonSerializer.Serialize(m));
+            metrics?.Flush();
             progress?.Report(m);
             if (last || (o.SaveEvery > 0 && Trainer.Step % o.SaveEvery == 0)) SaveCheckpoint();
         }
+    }
+
+    // A stop (Ctrl+C) between steps; in a data-parallel run the ranks agree on it, so that all stop at the same step
+    // (one rank leaving while another waits in a collective would hang the job).
+    private bool StopRequested(CancellationToken ct)
+    {
+        if (Trainer.Parallel is not { Ranks: > 1 } dp) return ct.IsCancellationRequested;
+        Span<int> flag = [ct.IsCancellationRequested ? 1 : 0];
+        dp.Communicator.AllReduceMax(flag);
+        return flag[0] != 0;
     }
 
     /// <summary>The newest complete checkpoint folder, or null.</summary>
@@ -114,10 +131,12 @@ public sealed class TrainingRun
         return System.IO.Directory.Exists(dir) ? dir : null;
     }
 
-    /// <summary>Writes the current weights and state as a new checkpoint and keeps the newest K.</summary>
+    /// <summary>Writes the current weights and state as a new checkpoint and keeps the newest K (rank 0 only: the other
+    /// ranks of a data-parallel run hold the same state and return the folder rank 0 writes).</summary>
     public string SaveCheckpoint()
     {
         var root = Path.Combine(Directory, CheckpointsDir);
+        if (!IsWriter) return Path.Combine(root, $"step-{Trainer.Step:D8}");
         System.IO.Directory.CreateDirectory(root);
         string name = $"step-{Trainer.Step:D8}";
         var final = Path.Combine(root, name);

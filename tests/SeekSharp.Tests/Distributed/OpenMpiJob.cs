@@ -1,0 +1,62 @@
+using System.Diagnostics;
+
+namespace SeekSharp.Tests.Distributed;
+
+/// <summary>
+/// Runs the seeksharp CLI (this test build's SeekSharp.Cli.dll) as an mpirun job of N processes on this machine.
+/// Open MPI comes from Debian: when mpirun is missing, tests/setup-openmpi.sh installs it (apt-get, as root or with sudo).
+/// </summary>
+internal static class OpenMpiJob
+{
+    private static readonly Lazy<string> Mpirun = new(FindOrInstall, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Runs <c>mpirun -np <paramref name="ranks"/> seeksharp ARGS</c> and returns its exit code and output.</summary>
+    public static (int Code, string Out, string Err) Run(int ranks, params string[] args)
+    {
+        string cli = typeof(SeekSharp.Cli.Program).Assembly.Location;
+        var psi = new ProcessStartInfo(Mpirun.Value) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", cli }) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";   // containers often forbid the ptrace-based copy
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new Xunit.Sdk.XunitException($"mpirun -np {ranks} seeksharp {string.Join(' ', args)} did not finish in 3 minutes.\n{stderr.Result}");
+        }
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string FindOrInstall()
+    {
+        if (Find() is { } found) return found;
+        string script = Path.Combine(RepositoryRoot(), "tests", "setup-openmpi.sh");
+        using (var p = Process.Start(new ProcessStartInfo("sh", [script]) { RedirectStandardOutput = true, RedirectStandardError = true })!)
+        {
+            string log = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (Find() is { } installed) return installed;
+            throw new Xunit.Sdk.XunitException($"The multi-process tests need Open MPI and {script} could not install it (apt-get, root or sudo):\n{log}");
+        }
+    }
+
+    private static string? Find()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, "mpirun");
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SeekSharp.sln"))) return dir.FullName;
+        throw new Xunit.Sdk.XunitException($"No SeekSharp.sln above {AppContext.BaseDirectory}, so tests/setup-openmpi.sh cannot be found.");
+    }
+}
