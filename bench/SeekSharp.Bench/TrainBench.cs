@@ -82,6 +82,7 @@ internal static class TrainBench
     /// </summary>
     internal static TrainPeerResult Measure(ModelConfig config, int threads, int batch, int seq, int steps, int rounds, bool withPeer, TextWriter log)
     {
+        if (config.MtpDepth == 0) throw new ArgumentException("The comparison runs with and without the MTP loss: the config needs num_nextn_predict_layers ≥ 1.");
         using var trainer = new SeekSharpSide(config, threads, batch, seq);
         string? missing = withPeer ? TorchPeer.Unavailable() : "not asked for";
         using var files = missing is null ? new PeerFiles(trainer) : null;
