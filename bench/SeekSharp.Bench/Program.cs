@@ -5,6 +5,7 @@ using SeekSharp.Bench;
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- gemm [--sizes 512,2048] [--threads 2] [--seconds 3]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- forward (--preset NAME | --config FILE | --model DIR) [--prompt 128] [--generate 64] [--repeats 3] [--dtype f32|bf16|f16] [--quantize q8|q4] [--threads 2]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- train [--preset train-36m | --config FILE] [--batch-size 4] [--seq-len 256] [--steps 5] [--no-mtp] [--threads 2]
+//   dotnet run -c Release --project bench/SeekSharp.Bench -- train --peer torch [--steps 2] [--rounds 3] | train --peer torch --check
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- quant [--shapes 1024x512,...] [--m 1,16,128] [--threads 2] [--seconds 2] [--warm] | quant --accuracy
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- serve [--model DIR] [--streams 1,4,16] [--tokens 64] [--repeats 3] [--threads 2] [--speculative mtp]
 //   dotnet run -c Release --project bench/SeekSharp.Bench -- load [--model DIR] [--clients 32] [--parallel 16] [--tokens 32] [--threads 2]
