@@ -13,8 +13,8 @@ internal enum GemmPath { Auto, Vector256, Vector512 }
 /// caches and spread over a <see cref="WorkerPool"/>.
 /// </summary>
 /// <remarks>
-/// The structure is the classic Goto/BLIS one (<see cref="BlockedGemm{TKernel}"/>): for each n-block of <see cref="NC"/>
-/// and k-block of <see cref="KC"/>, B is packed into column panels and A into row panels (<see cref="GemmPacking"/>),
+/// The structure is the classic Goto/BLIS one (<see cref="BlockedGemm{TKernel}"/>): in k-blocks of <see cref="KC"/>,
+/// B is packed into column panels and A into row panels (<see cref="GemmPacking"/>),
 /// then a register tile sweeps them: 12×32 with 512-bit FMAs where the machine has them (<see cref="GemmKernel12x32"/>),
 /// else 6×16 with 256-bit FMAs (<see cref="GemmKernel6x16"/>). Packing also handles the transposes and widens
 /// BF16/F16 weights, so the tiles only ever see contiguous float32. The k-blocks are summed in a fixed order, so the
@@ -29,9 +29,6 @@ public static unsafe class Gemm
 {
     /// <summary>The k-block: packed panels hold KC values of the sum (see <see cref="BlockedGemm{TKernel}"/>).</summary>
     public const int KC = 256;
-
-    /// <summary>The n-block: columns of B packed at a time.</summary>
-    public const int NC = 4096;
 
     private const int SkinnyMaxM = 4;
 

@@ -23,6 +23,13 @@ internal readonly unsafe struct GemmKernel12x32 : IGemmKernel
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
         Vector512<float> c90 = default, c91 = default, cA0 = default, cA1 = default, cB0 = default, cB1 = default;
+        // Fetch the tile of C now: its rows are far apart (a cache miss each, often to memory on large problems) and
+        // only read at the end; the 12×32 sum takes long enough to hide the wait.
+        for (int r = 0; r < 12; r++)
+        {
+            Sse.Prefetch0(c + (long)r * ldc);
+            Sse.Prefetch0(c + (long)r * ldc + 31);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx512F.LoadVector512(bp);

@@ -19,6 +19,13 @@ internal readonly unsafe struct GemmKernel6x16 : IGemmKernel
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        // Fetch the tile of C now: its rows are far apart (a cache miss each, often to memory on large problems) and
+        // only read at the end; the 6×16 sum takes long enough to hide the wait.
+        for (int r = 0; r < 6; r++)
+        {
+            Sse.Prefetch0(c + (long)r * ldc);
+            Sse.Prefetch0(c + (long)r * ldc + 15);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx.LoadVector256(bp);
