@@ -18,9 +18,43 @@ public class GemmTests
                     yield return [s[0], s[1], s[2], ta, tb];
     }
 
+    /// <summary>
+    /// The register tiles this machine runs, by name (a <see cref="GemmPath"/>; the tests take strings because the enum
+    /// is internal): 256-bit always (forced on an AVX-512 host), 512-bit where it can.
+    /// </summary>
+    public static IEnumerable<string> Paths() =>
+        Gemm.Vector512Available ? [nameof(GemmPath.Vector256), nameof(GemmPath.Vector512)] : [nameof(GemmPath.Vector256)];
+
+    private static GemmPath Path(string name) => Enum.Parse<GemmPath>(name);
+
+    /// <summary>
+    /// Shapes for the register tiles (6×16 and 12×32): edges that are no multiple of either tile in m, n and k (k also
+    /// past one KC block and off the 8-wide packing steps), exact tiles, m-blocks split over the threads both ways
+    /// (m ≥ 2·threads·MC packs A per block), and a B too large to pack whole (taken in two n-blocks).
+    /// </summary>
+    public static IEnumerable<object[]> TileShapes()
+    {
+        int[][] sizes = [[5, 16, 8], [6, 16, 16], [12, 32, 256], [13, 33, 257], [11, 31, 7], [25, 65, 300], [24, 64, 513],
+            [37, 97, 130], [97, 45, 21], [250, 129, 35], [493, 47, 29], [731, 33, 17], [6, 1850, 2100]];
+        foreach (var path in Paths())
+            foreach (var s in sizes)
+                foreach (bool ta in new[] { false, true })
+                    foreach (bool tb in new[] { false, true })
+                        yield return [path, s[0], s[1], s[2], ta, tb];
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void BlockedGemmMatchesReference(int m, int n, int k, bool transA, bool transB)
+    public void BlockedGemmMatchesReference(int m, int n, int k, bool transA, bool transB) =>
+        CheckAgainstReference(null, m, n, k, transA, transB);
+
+    [Theory]
+    [MemberData(nameof(TileShapes))]
+    public void EachRegisterTileMatchesReference(string path, int m, int n, int k, bool transA, bool transB) =>
+        CheckAgainstReference(Path(path), m, n, k, transA, transB);
+
+    // Padded leading dimensions, and both overwriting and accumulating into C; path null = the public entry point.
+    private static void CheckAgainstReference(GemmPath? path, int m, int n, int k, bool transA, bool transB)
     {
         int lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2;
         var a = TestUtil.RandomArray((transA ? k : m) * lda, 1);
@@ -29,19 +63,25 @@ public class GemmTests
         {
             var c = TestUtil.RandomArray(m * ldc, 3);
             var expected = (float[])c.Clone();
-            Gemm.Multiply(Pool, m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate);
+            if (path is { } p) Gemm.Multiply(p, Pool, m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate);
+            else Gemm.Multiply(Pool, m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate);
             GemmReference.Multiply(m, n, k, a, lda, transA, b, ldb, transB, expected, ldc, accumulate);
-            TestUtil.AssertClose(c, expected, 1e-5, $"gemm {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate}");
+            TestUtil.AssertClose(c, expected, 1e-5, $"gemm {path} {m}x{n}x{k} tA={transA} tB={transB} acc={accumulate}");
         }
     }
 
+    public static IEnumerable<object[]> HalfCases()
+    {
+        object[][] cases = [[ElementType.BF16, 1, 70, 300, true], [ElementType.BF16, 9, 70, 300, true], [ElementType.F16, 2, 33, 129, true],
+            [ElementType.F16, 20, 33, 129, false], [ElementType.BF16, 20, 40, 64, false], [ElementType.F16, 29, 75, 270, true]];
+        foreach (var path in Paths())
+            foreach (var c in cases)
+                yield return [path, .. c];
+    }
+
     [Theory]
-    [InlineData(ElementType.BF16, 1, 70, 300, true)]
-    [InlineData(ElementType.BF16, 9, 70, 300, true)]
-    [InlineData(ElementType.F16, 2, 33, 129, true)]
-    [InlineData(ElementType.F16, 20, 33, 129, false)]
-    [InlineData(ElementType.BF16, 20, 40, 64, false)]
-    public void HalfWeightsMatchWidenedReference(ElementType type, int m, int n, int k, bool transB)
+    [MemberData(nameof(HalfCases))]
+    public void HalfWeightsMatchWidenedReference(string path, ElementType type, int m, int n, int k, bool transB)
     {
         var a = TestUtil.RandomArray(m * k, 5);
         var bf = TestUtil.RandomArray(n * k, 6);
@@ -52,23 +92,33 @@ public class GemmTests
         var c = new float[m * n];
         var expected = new float[m * n];
         int ldb = transB ? k : n;
-        Gemm.Multiply(Pool, m, n, k, a, k, false, bh, type, ldb, transB, c, n);
+        Gemm.Multiply(Path(path), Pool, m, n, k, a, k, false, bh, type, ldb, transB, c, n);
         GemmReference.Multiply(m, n, k, a, k, false, widened, ldb, transB, expected, n, false);
-        TestUtil.AssertClose(c, expected, 1e-5, $"{type} gemm");
+        TestUtil.AssertClose(c, expected, 1e-5, $"{type} gemm {path}");
     }
 
-    [Fact]
-    public void ResultDoesNotDependOnThreadCount()
+    public static IEnumerable<object[]> PathCases() => Paths().Select(p => new object[] { p });
+
+    [Theory]
+    [MemberData(nameof(PathCases))]
+    public void ResultDoesNotDependOnThreadCount(string name)
     {
-        int m = 97, n = 300, k = 700;
-        var a = TestUtil.RandomArray(m * k, 7);
-        var b = TestUtil.RandomArray(n * k, 8);
-        var c1 = new float[m * n];
-        var c2 = new float[m * n];
-        using var one = new WorkerPool(1);
-        Gemm.Multiply(one, m, n, k, a, k, false, b, k, true, c1, n);
-        Gemm.Multiply(Pool, m, n, k, a, k, false, b, k, true, c2, n);
-        Assert.Equal(c1, c2);
+        var path = Path(name);
+        foreach (var (m, n, k) in new[] { (97, 300, 700), (611, 70, 300) })
+        {
+            var a = TestUtil.RandomArray(m * k, 7);
+            var b = TestUtil.RandomArray(n * k, 8);
+            var c1 = new float[m * n];
+            var c2 = new float[m * n];
+            var c3 = new float[m * n];
+            using var one = new WorkerPool(1);
+            using var three = new WorkerPool(3);
+            Gemm.Multiply(path, one, m, n, k, a, k, false, b, k, true, c1, n);
+            Gemm.Multiply(path, Pool, m, n, k, a, k, false, b, k, true, c2, n);
+            Gemm.Multiply(path, three, m, n, k, a, k, false, b, k, true, c3, n);
+            Assert.Equal(c1, c2);
+            Assert.Equal(c1, c3);
+        }
     }
 
     [Fact]
