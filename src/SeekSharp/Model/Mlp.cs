@@ -51,13 +51,19 @@ public sealed class Mlp(Parameter gate, Parameter up, Parameter down)
     /// </summary>
     public void Backward(ForwardContext ctx, Activations act, Tensor dy, Tensor dx, bool accumulate)
     {
-        var pool = ctx.Pool;
-        int n = act.X.Rows, d = act.X.Cols, inter = IntermediateSize;
+        int n = act.X.Rows, inter = IntermediateSize;
         var dh = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));    // [n, I]
-        Linear.BackwardInput(pool, n, dy.Span, d, Down, dh.Span, inter, accumulate: false);
-        Linear.BackwardWeight(pool, n, dy.Span, d, act.H.Span, inter, Down);
         var dg = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));    // [n, I]
         var du = ctx.Arena.AllocateUninitialized(new TensorShape(n, inter));    // [n, I]
+        Backward(ctx.Pool, act, dy, dx, dh, dg, du, accumulate);
+    }
+
+    /// <summary>The same with caller-provided scratch dh, dg, du [n, I]: no arena, so it can run inside a pool job.</summary>
+    public void Backward(WorkerPool pool, Activations act, Tensor dy, Tensor dx, Tensor dh, Tensor dg, Tensor du, bool accumulate)
+    {
+        int n = act.X.Rows, d = act.X.Cols, inter = IntermediateSize;
+        Linear.BackwardInput(pool, n, dy.Span, d, Down, dh.Span, inter, accumulate: false);
+        Linear.BackwardWeight(pool, n, dy.Span, d, act.H.Span, inter, Down);
         for (int r = 0; r < n; r++) Kernel.SiluMulBackward(act.G.Row(r), act.U.Row(r), dh.Row(r), dg.Row(r), du.Row(r));
         Linear.BackwardWeight(pool, n, dg.Span, inter, act.X.Span, d, Gate);
         Linear.BackwardWeight(pool, n, du.Span, inter, act.X.Span, d, Up);

@@ -61,6 +61,9 @@ public sealed class Moe
             ForwardSmall(ctx, u, y, state);
             return;
         }
+        bool sideBySide = ManyExperts(ctx.Pool, state.Counts);
+        var job = ExpertTrainingBatch.ForThisThread();
+        job.Items.Clear();
         for (int e = 0; e < experts; e++)
         {
             int count = state.Counts[e];
@@ -68,14 +71,25 @@ public sealed class Moe
             var xe = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));   // [count_e, d]
             var ye = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));   // [count_e, d]
             for (int i = 0; i < count; i++) u.Row(state.Order[state.Offsets[e] + i] / k).CopyTo(xe.Row(i));
-            Experts[e].Forward(ctx, xe, ye, act: save ? state.ExpertActs[e] : null);
             state.ExpertOutputs[e] = ye;
-            for (int i = 0; i < count; i++)
+            if (!sideBySide) { Experts[e].Forward(ctx, xe, ye, act: save ? state.ExpertActs[e] : null); continue; }
+            // Every side-by-side expert keeps its intermediates in its Mlp.Activations (H is G when not saving).
+            int inter = Experts[e].IntermediateSize;
+            var a = state.ExpertActs[e];
+            a.X = xe;
+            a.G = ctx.Arena.AllocateUninitialized(new TensorShape(count, inter));   // [count_e, I]
+            a.U = ctx.Arena.AllocateUninitialized(new TensorShape(count, inter));   // [count_e, I]
+            a.H = save ? ctx.Arena.AllocateUninitialized(new TensorShape(count, inter)) : a.G;
+            job.Items.Add((Experts[e], ye, a));
+        }
+        if (sideBySide) ctx.Pool.For(job.Items.Count, new RunTrainingExperts(ctx.Pool, job.Items));
+        job.Items.Clear();
+        for (int e = 0; e < experts; e++)
+            for (int i = 0; i < state.Counts[e]; i++)
             {
                 int slot = state.Order[state.Offsets[e] + i];
-                VectorOps.AddScaled(ye.Row(i), weights[slot], y.Row(slot / k));
+                VectorOps.AddScaled(state.ExpertOutputs[e].Row(i), weights[slot], y.Row(slot / k));
             }
-        }
         ctx.Dump?.Record(_dump, "routed", y);
         Shared?.Forward(ctx, u, y, accumulate: true, act: save ? state.SharedAct : null);
     }
@@ -125,6 +139,21 @@ public sealed class Moe
         if (!shared.IsEmpty) VectorOps.Add(shared.Span, y.Span);
     }
 
+    /// <summary>
+    /// Experts run side by side, one per thread with single-threaded GEMMs, when at least this many per thread are
+    /// active: then every thread stays busy, and one dispatch replaces a handful per expert (a training step of
+    /// train-36m runs 64 experts × 4 layers of ~100-row GEMMs, 3 forward and 6 backward, each too small to split well).
+    /// With fewer, larger experts each GEMM is split across the threads instead.
+    /// </summary>
+    public const int SideBySidePerThread = 4;
+
+    private static bool ManyExperts(WorkerPool pool, int[] counts)
+    {
+        int active = 0;
+        foreach (int c in counts) if (c > 0) active++;
+        return pool.ThreadCount > 1 && active >= SideBySidePerThread * pool.ThreadCount;
+    }
+
     // The experts of a small batch, one (expert, its tokens) per index; each multiplies on the thread that runs it.
     private sealed class ExpertBatch
     {
@@ -146,6 +175,40 @@ public sealed class Moe
         }
     }
 
+    // Training's experts side by side: (expert, its rows, its output, its saved activations G, U, H) per index.
+    private sealed class ExpertTrainingBatch
+    {
+        [ThreadStatic] private static ExpertTrainingBatch? t_batch;
+        public static ExpertTrainingBatch ForThisThread() => t_batch ??= new ExpertTrainingBatch();
+        public readonly List<(Mlp Mlp, Tensor Y, Mlp.Activations Act)> Items = new();
+    }
+
+    private readonly struct RunTrainingExperts(WorkerPool pool, List<(Mlp Mlp, Tensor Y, Mlp.Activations Act)> items) : IParallelJob
+    {
+        public void Execute(int index)
+        {
+            var (mlp, y, a) = items[index];
+            mlp.Forward(pool, a.X, y, a.G, a.U, a.H);   // nested in a pool job: runs on this thread
+        }
+    }
+
+    // The backward of experts side by side: (expert, its saved activations, dy_e, dx_e, scratch dh, dg, du) per index.
+    private sealed class ExpertBackwardBatch
+    {
+        [ThreadStatic] private static ExpertBackwardBatch? t_batch;
+        public static ExpertBackwardBatch ForThisThread() => t_batch ??= new ExpertBackwardBatch();
+        public readonly List<(Mlp Mlp, Mlp.Activations Act, Tensor Dy, Tensor Dx, Tensor Dh, Tensor Dg, Tensor Du)> Items = new();
+    }
+
+    private readonly struct RunExpertBackwards(WorkerPool pool, List<(Mlp Mlp, Mlp.Activations Act, Tensor Dy, Tensor Dx, Tensor Dh, Tensor Dg, Tensor Du)> items) : IParallelJob
+    {
+        public void Execute(int index)
+        {
+            var (mlp, act, dy, dx, dh, dg, du) = items[index];
+            mlp.Backward(pool, act, dy, dx, dh, dg, du, accumulate: false);   // nested: runs on this thread
+        }
+    }
+
     /// <summary>
     /// Backward of <see cref="Forward"/>: du[n, d] (+)= ∂L/∂u from dy[n, d], through the shared expert, every routed
     /// expert (in expert order) and the gate. <paramref name="balance"/> is the balance loss's ∂L/∂s̄ per sequence
@@ -158,6 +221,10 @@ public sealed class Moe
         if (!accumulate) du.Clear();
         var weights = state.Routing.Weights;
         var dWeights = ctx.Arena.Allocate(n * k);                              // [n·K] ∂L/∂g
+        bool sideBySide = ManyExperts(ctx.Pool, state.Counts);
+        var backward = ExpertBackwardBatch.ForThisThread();
+        backward.Items.Clear();
+        var dxs = new Tensor[Experts.Length];                                  // per expert [count_e, d] ∂L/∂x_e
         for (int e = 0; e < Experts.Length; e++)
         {
             int count = state.Counts[e];
@@ -174,10 +241,18 @@ public sealed class Moe
                 VectorOps.Scale(row, weights[slot]);                           // ∂L/∂FFN_e(u) = g · dy
             }
             var dxe = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));
-            Experts[e].Backward(ctx, state.ExpertActs[e], dye, dxe, accumulate: false);
-            for (int i = 0; i < count; i++)
-                VectorOps.Add(dxe.Row(i), du.Row(state.Order[state.Offsets[e] + i] / k));
+            dxs[e] = dxe;
+            if (!sideBySide) { Experts[e].Backward(ctx, state.ExpertActs[e], dye, dxe, accumulate: false); continue; }
+            int inter = Experts[e].IntermediateSize;
+            var shape = new TensorShape(count, inter);
+            backward.Items.Add((Experts[e], state.ExpertActs[e], dye, dxe,
+                ctx.Arena.AllocateUninitialized(shape), ctx.Arena.AllocateUninitialized(shape), ctx.Arena.AllocateUninitialized(shape)));
         }
+        if (sideBySide) ctx.Pool.For(backward.Items.Count, new RunExpertBackwards(ctx.Pool, backward.Items));
+        backward.Items.Clear();
+        for (int e = 0; e < Experts.Length; e++)
+            for (int i = 0; i < state.Counts[e]; i++)
+                VectorOps.Add(dxs[e].Row(i), du.Row(state.Order[state.Offsets[e] + i] / k));
         Shared?.Backward(ctx, state.SharedAct, dy, du, accumulate: true);
         Router.Backward(ctx, state.Routing, state.X, dWeights.Span, balance, seqLen, du);
     }
