@@ -21,7 +21,7 @@ internal static class ExportCommand
             DefaultValueFactory = _ => "f32",
         };
         type.AcceptOnlyFromAmong("f32", "f16", "q8_0", "q4_0");
-        var mtp = new Option<bool>("--mtp") { Description = "Also write the MTP layer as blk.N.nextn.* tensors (older llama.cpp builds refuse them)." };
+        var mtp = new Option<bool>("--mtp") { Description = "Also write the MTP layer as blk.N.nextn.* tensors (llama.cpp builds without deepseek2 MTP support refuse them)." };
         var gguf = new Command("gguf", "Write a model as a llama.cpp deepseek2 GGUF file with its tokenizer.") { model, output, type, mtp };
         gguf.SetAction(r => CliRunner.Guard(stderr, () =>
         {
@@ -37,6 +37,8 @@ internal static class ExportCommand
             using var ctrlC = CliCommon.CtrlC();
             int count = GgufExporter.Export(from, to, t, r.GetValue(mtp), ctrlC.Token);
             stderr.WriteLine($"wrote {to}: deepseek2, {t}, {count} tensors, {new FileInfo(to).Length / (1024.0 * 1024):F1} MiB");
+            foreach (string caveat in DeepSeek2Metadata.LlamaCppCaveats(ModelConfig.Load(from), r.GetValue(mtp)))
+                stderr.WriteLine("warning: " + caveat);
             stdout.WriteLine(to);
             return CliRunner.Ok;
         }));

@@ -1,4 +1,5 @@
 using SeekSharp.Formats.Gguf;
+using SeekSharp.Inference;
 using SeekSharp.Model;
 using SeekSharp.Model.Gguf;
 using SeekSharp.Tensors;
@@ -103,6 +104,52 @@ public class GgufRoundTripTests : IDisposable
         Assert.Equal(folderTok.BosId, ggufTok.BosId);
         Assert.Equal(folderTok.ChatTemplate?.Kind, ggufTok.ChatTemplate?.Kind);
         Assert.Equal(Logits(folder, ids, mtp: false), Logits(gguf, ids, mtp: false));
+    }
+
+    [Fact]
+    public void MtpExportSpeculatesAsTheFolderDoes()
+    {
+        // models/default with its (trained) MTP layer, as a Q8_0 --mtp file: the MTP head's logits are the folder's bit
+        // for bit, and speculative greedy decoding from the file drafts, accepts and generates exactly what the folder does.
+        string path = Export(DefaultModel, GgufTensorType.Q8_0, mtp: true);
+        using var folder = ModelLoader.Load(DefaultModel);
+        using var gguf = ModelLoader.Load(path);
+        Assert.Equal(1, gguf.Config.MtpDepth);
+        var tokenizer = Tokenizer.Load(path);
+        var ids = tokenizer.Encode("In computing, a compiler", addBos: true);
+        Assert.Equal(Logits(folder, ids, mtp: true), Logits(gguf, ids, mtp: true));
+
+        (string Text, GenerationStats Stats) Speculate(DeepSeekModel model)
+        {
+            var stats = new GenerationStats();
+            var generator = new Generator(new InferenceSession(model, 128, Pool), tokenizer);
+            var options = new GenerationOptions { MaxTokens = 24, Sampling = SamplingOptions.Greedy, Speculative = SpeculativeMode.Mtp, SkipSpecialTokens = false };
+            return (string.Concat(generator.Generate(ids, options, stats)), stats);
+        }
+        var (text, stats) = Speculate(gguf);
+        var (folderText, folderStats) = Speculate(folder);
+        Assert.Equal(folderText, text);
+        Assert.Equal((folderStats.Drafted, folderStats.Accepted, folderStats.GeneratedTokens), (stats.Drafted, stats.Accepted, stats.GeneratedTokens));
+        Assert.True(stats.Accepted > 0, stats.ToString());
+    }
+
+    [Fact]
+    public void QuantisedGgufIsRefusedForTraining()
+    {
+        // As for a quantised folder: `train --init-from` loads with F32 matrices, which would silently dequantise.
+        string path = Export(new GoldenCase("q_lora_null").Dir, GgufTensorType.Q8_0, mtp: false);
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(path, new ModelLoadOptions { MatrixStorage = ElementType.F32 }));
+        Assert.Contains("cannot be trained", e.Message);
+        Assert.Contains("Q8_0", e.Message);
+        var g = new GoldenCase("q_lora_null");
+        var cli = SeekSharp.Tests.Cli.CliTestHost.Run("train", "--init-from", path, "--data", Path.Combine(g.Dir, "grads.json"), "--out", Path.Combine(_tmp, "run"), "--steps", "1");
+        Assert.Equal(1, cli.Code);
+        Assert.Contains("block-quantised weights (Q8_0", cli.Err);
+
+        // An F16 file trains (its values widened to F32), as an F16 folder does.
+        string half = Export(g.Dir, GgufTensorType.F16, mtp: false);
+        using var model = ModelLoader.Load(half, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
+        Assert.All(model.Parameters.Where(p => p.HasValues), p => Assert.NotNull(p.Data));
     }
 
     [Fact]

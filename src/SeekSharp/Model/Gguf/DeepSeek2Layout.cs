@@ -10,19 +10,24 @@ public static class DeepSeek2Layout
     /// Every GGUF tensor for <paramref name="config"/>: the main model, then (when <paramref name="mtp"/>) each MTP
     /// module as block num_hidden_layers + k with its <c>nextn.*</c> extras. <paramref name="sharedMtpCopies"/> says, for
     /// each module, whether its embedding and head are the main model's (then they are not written; llama.cpp falls back).
+    /// <paramref name="joinedKvB"/> gives kv_b_proj as the one legacy <c>attn_kv_b</c> tensor (GGUFs converted before
+    /// llama.cpp absorbed MLA, ~04/2025) instead of <c>attn_k_b</c> and <c>attn_v_b</c>.
     /// </summary>
-    public static IEnumerable<DeepSeek2Tensor> Tensors(ModelConfig config, bool mtp, Func<int, bool>? sharedMtpCopies = null)
+    public static IEnumerable<DeepSeek2Tensor> Tensors(ModelConfig config, bool mtp, Func<int, bool>? sharedMtpCopies = null, bool joinedKvB = false)
     {
-        foreach (var t in FromSpecs(config, CheckpointLayout.MainModel(config))) yield return t;
+        foreach (var t in FromSpecs(config, CheckpointLayout.MainModel(config), joinedKvB)) yield return t;
         if (!mtp) yield break;
         for (int k = 0; k < config.MtpDepth; k++)
         {
             bool shared = sharedMtpCopies?.Invoke(k) ?? true;
-            foreach (var t in FromSpecs(config, CheckpointLayout.MtpModule(config, k, includeSharedCopies: !shared))) yield return t;
+            foreach (var t in FromSpecs(config, CheckpointLayout.MtpModule(config, k, includeSharedCopies: !shared), joinedKvB)) yield return t;
         }
     }
 
-    private static IEnumerable<DeepSeek2Tensor> FromSpecs(ModelConfig c, IEnumerable<ParameterSpec> specs)
+    /// <summary>The legacy unsplit kv_b of block <paramref name="layer"/>: ne {kv_lora, heads·(qk_nope + v_head)}.</summary>
+    public static string JoinedKvBName(int layer) => $"blk.{layer}.attn_kv_b.weight";
+
+    private static IEnumerable<DeepSeek2Tensor> FromSpecs(ModelConfig c, IEnumerable<ParameterSpec> specs, bool joinedKvB)
     {
         var experts = new Dictionary<string, List<ParameterSpec>>(StringComparer.Ordinal);
         foreach (var spec in specs)
@@ -53,6 +58,11 @@ public static class DeepSeek2Layout
                     yield return new(key + ".weight", [first.Shape[1], first.Shape[0], list.Count], DeepSeek2TensorKind.Experts,
                         list.Select(s => s.Name).ToArray(), first);
                 }
+                continue;
+            }
+            if (local == CheckpointLayout.KvBProj && joinedKvB)
+            {
+                yield return Plain(JoinedKvBName(layer), spec);
                 continue;
             }
             if (local == CheckpointLayout.KvBProj)

@@ -23,6 +23,24 @@ public static class DeepSeek2Metadata
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
+    /// <summary>
+    /// What llama.cpp will make of an export of <paramref name="c"/> (empty when nothing): its loader takes a deepseek2
+    /// model of 26 or 27 blocks (or 48 with a 128256 vocabulary) for DeepSeek-V2-Lite and then ignores q_lora_rank and
+    /// asks for <c>attn_q</c>, which a model with q compression does not have; and builds that do not know deepseek2's
+    /// MTP layer (LLamaSharp 0.30.0's among them) count the nextn tensors as unexpected and refuse the file.
+    /// </summary>
+    public static IReadOnlyList<string> LlamaCppCaveats(ModelConfig c, bool mtp)
+    {
+        var caveats = new List<string>();
+        int blocks = c.NumHiddenLayers + (mtp ? c.MtpDepth : 0);
+        static bool Lite(int layers, int vocab) => layers is 26 or 27 || (layers == 48 && vocab == 128256);
+        if (c.QLoraRank is not null && (Lite(blocks, c.VocabSize) || Lite(c.NumHiddenLayers, c.VocabSize)))
+            caveats.Add($"llama.cpp takes a deepseek2 model of {blocks} blocks for DeepSeek-V2-Lite and ignores q_lora_rank, so it will not load this file (it asks for attn_q); SeekSharp will.");
+        if (mtp)
+            caveats.Add("llama.cpp builds without deepseek2 MTP support (LLamaSharp 0.30.0's among them) refuse the nextn tensors (\"wrong number of tensors\"); export without --mtp for those.");
+        return caveats;
+    }
+
     public static List<KeyValuePair<string, object>> Build(ModelConfig c, bool mtp, GgufTensorType type, string name)
     {
         var m = new List<KeyValuePair<string, object>>();
@@ -106,7 +124,12 @@ public static class DeepSeek2Metadata
             return config;
         }
         uint experts = Opt("expert_count") ?? 0;
-        uint keyMla = Opt("attention.key_length_mla") ?? throw new CheckpointException($"{f.Path}: metadata '{A}attention.key_length_mla' is missing (legacy non-MLA files are not supported).");
+        // Files converted before llama.cpp absorbed MLA (~04/2025) lack the *_mla keys: their key_length/value_length are
+        // the real head sizes (not the cached latent row) and kv_b is the unsplit attn_kv_b.
+        uint keyMla = Opt("attention.key_length_mla") ?? Opt("attention.key_length")
+            ?? throw new CheckpointException($"{f.Path}: metadata '{A}attention.key_length_mla' (or legacy '{A}attention.key_length') is missing.");
+        uint valueMla = Opt("attention.value_length_mla") ?? Opt("attention.value_length")
+            ?? throw new CheckpointException($"{f.Path}: metadata '{A}attention.value_length_mla' (or legacy '{A}attention.value_length') is missing.");
         uint rope = Opt("rope.dimension_count") ?? throw new CheckpointException($"{f.Path}: metadata '{A}rope.dimension_count' is missing.");
         RopeScaling? scaling = null;
         if (f.Metadata.TryGetValue(A + "rope.scaling.type", out var st) && st is string type && type != "none")
@@ -145,11 +168,12 @@ public static class DeepSeek2Metadata
             ScoringFuncName = (Opt("expert_gating_func") ?? 1) == 2 ? "sigmoid" : "softmax",
             RoutedScalingFactor = OptF("expert_weights_scale") is { } s && s != 0 ? s : 1.0,
             NormTopkProb = f.Metadata.TryGetValue(A + "expert_weights_norm", out var norm) && norm is true,
-            QLoraRank = Opt("attention.q_lora_rank") is { } q and > 0 ? (int)q : null,
+            // The tensors decide, as llama.cpp's loader does for "Lite" block counts, where it ignores the key.
+            QLoraRank = f.TryGetTensor("blk.0.attn_q.weight", out _) ? null : Opt("attention.q_lora_rank") is { } q and > 0 ? (int)q : null,
             KvLoraRank = (int)U("attention.kv_lora_rank"),
             QkNopeHeadDim = (int)(keyMla - rope),
             QkRopeHeadDim = (int)rope,
-            VHeadDim = (int)(Opt("attention.value_length_mla") ?? 0),
+            VHeadDim = (int)valueMla,
             RopeTheta = OptF("rope.freq_base") ?? 10000,
             RopeScaling = scaling,
             MaxPositionEmbeddings = (int)U("context_length"),

@@ -9,8 +9,12 @@ namespace SeekSharp.Model.Gguf;
 /// Loads a deepseek2 GGUF (F32, F16, Q8_0 and Q4_0 tensors) into a <see cref="DeepSeekModel"/>: the config from the
 /// metadata (<see cref="DeepSeek2Metadata.ReadConfig"/>), the tensors mapped back to the checkpoint layout through
 /// <see cref="DeepSeek2Layout"/>. Matrices are used where they lie in the mapped file (F32, F16, Q8_0 and Q4_0 views,
-/// expert slices included); norms, biases and kv_b (rebuilt from k_b and v_b) are copied. The model keeps the file open
-/// until disposed. An unknown, missing or mis-shaped tensor is a <see cref="CheckpointException"/> naming it.
+/// expert slices included); norms, biases and kv_b are copied, kv_b as float whatever its type in the file (our
+/// quantised models keep it unquantised). kv_b comes from <c>attn_k_b</c> + <c>attn_v_b</c> (llama.cpp's absorbed-MLA
+/// layout) or from the legacy unsplit <c>attn_kv_b</c> of older converters; a file with both (ik_llama.cpp's converter
+/// keeps attn_kv_b beside the halves) is read from the halves. The model keeps the file open until disposed. An
+/// unknown, missing or mis-shaped tensor is a <see cref="CheckpointException"/> naming it, and so is a block-quantised
+/// file loaded for training (<see cref="ModelLoadOptions.MatrixStorage"/> F32), as for a quantised folder.
 /// </summary>
 public static class GgufModelLoader
 {
@@ -36,9 +40,14 @@ public static class GgufModelLoader
         var config = DeepSeek2Metadata.ReadConfig(f);
         if (config.MtpDepth > 0 && !f.TryGetTensor($"blk.{config.NumHiddenLayers}.nextn.eh_proj.weight", out _))
             config = config with { NumNextnPredictLayers = 0 };
+        if (options.MatrixStorage == ElementType.F32 && f.Tensors.FirstOrDefault(t => t.Type.ToQuantType() is not null) is { } quantised)
+            throw new CheckpointException($"{f.Path} holds block-quantised weights ({quantised.Type}, e.g. '{quantised.Name}'); they cannot be trained. Start from the unquantised model.");
         bool Shared(int k) => !f.TryGetTensor($"blk.{config.NumHiddenLayers + k}.nextn.embed_tokens.weight", out _);
-        var slots = DeepSeek2Layout.Tensors(config, config.MtpDepth > 0, Shared).ToList();
+        bool joined = f.TryGetTensor(DeepSeek2Layout.JoinedKvBName(0), out _) && !f.TryGetTensor("blk.0.attn_k_b.weight", out _);
+        var slots = DeepSeek2Layout.Tensors(config, config.MtpDepth > 0, Shared, joined).ToList();
         var known = slots.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        if (!joined)    // an attn_kv_b beside the halves is redundant: accepted, not read
+            for (int i = 0; i < config.NumHiddenLayers + config.MtpDepth; i++) known.Add(DeepSeek2Layout.JoinedKvBName(i));
         foreach (var t in f.Tensors)
             if (!known.Contains(t.Name))
                 throw new CheckpointException($"{f.Path}: unexpected tensor '{t.Name}' (not part of a deepseek2 model with this metadata).");
@@ -58,10 +67,11 @@ public static class GgufModelLoader
                     keyB = ReadFloats(f, info, f.Address(info), info.ElementCount);
                     break;
                 case DeepSeek2TensorKind.ValueB:
-                    var kvb = model.GetParameter(slot.Sources[0]);
                     var kv = JoinKv(config, keyB!, ReadFloats(f, info, f.Address(info), info.ElementCount));
-                    bool half = info.Type == GgufTensorType.F16 && options.MatrixStorage != ElementType.F32;
-                    kvb.SetWeight(half ? DenseWeight.FromFloat32(ElementType.F16, kv, kvb.Rows, kvb.Cols) : DenseWeight.Wrap(kv, kvb.Rows, kvb.Cols));
+                    SetKvB(model.GetParameter(slot.Sources[0]), kv, info.Type, options);
+                    break;
+                case DeepSeek2TensorKind.Plain when slot.Spec.Name.EndsWith(CheckpointLayout.KvBProj, StringComparison.Ordinal):
+                    SetKvB(model.GetParameter(slot.Sources[0]), ReadFloats(f, info, f.Address(info), info.ElementCount), info.Type, options);
                     break;
                 default:
                     long slice = info.ByteSize / slot.Sources.Length;
@@ -84,6 +94,13 @@ public static class GgufModelLoader
             options.Progress?.Report(new ModelLoadProgress(++done, slots.Count, bytesRead, totalBytes, slot.Name));
         }
         return model;
+    }
+
+    // kv_b is kept in float (F16 when the file has it so), even when a converter quantised it or its halves.
+    private static void SetKvB(Parameter kvb, float[] values, GgufTensorType type, ModelLoadOptions options)
+    {
+        bool half = type == GgufTensorType.F16 && options.MatrixStorage != ElementType.F32;
+        kvb.SetWeight(half ? DenseWeight.FromFloat32(ElementType.F16, values, kvb.Rows, kvb.Cols) : DenseWeight.Wrap(values, kvb.Rows, kvb.Cols));
     }
 
     private static unsafe WeightMatrix Weight(GgufFile f, GgufTensorInfo info, byte* address, Parameter p, ModelLoadOptions options)
