@@ -43,6 +43,16 @@ internal sealed class TokenizerConfig
         {
             throw new TokenizerException($"{path} is not valid JSON: {e.Message}", e);
         }
+        catch (ArgumentException e)
+        {
+            // JsonObject throws this for a key written twice ({"bos_token": "a", "bos_token": "b"}), which JSON allows.
+            throw new TokenizerException($"{path} names a key twice: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            throw new TokenizerException($"{path} has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new TokenizerException($"cannot read {path}: {e.Message}", e);

@@ -24,7 +24,17 @@ internal static class TokenizerJsonReader
             throw new TokenizerException($"cannot read {path}: {e.Message}", e);
         }
         using (doc)
-            return Read(doc.RootElement, path);
+        {
+            try
+            {
+                return Read(doc.RootElement, path);
+            }
+            catch (InvalidOperationException e)
+            {
+                // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+                throw new TokenizerException($"{path} has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
+            }
+        }
     }
 
     internal static TokenizerFile Read(JsonElement root, string path)
