@@ -119,7 +119,7 @@ internal static class TokenizerJsonReader
             if (merge.ValueKind == JsonValueKind.String)
             {
                 string s = merge.GetString()!;
-                int space = s.IndexOf(' ', 1);   // byte-level tokens never hold a space, but a token may be a lone space
+                int space = s.Length < 2 ? -1 : s.IndexOf(' ', 1);   // byte-level tokens never hold a space, but a token may be a lone space
                 if (space < 0)
                     throw Error(path, $"model.merges[{rank}] '{s}' is not two tokens separated by a space");
                 (left, right) = (s[..space], s[(space + 1)..]);

@@ -173,4 +173,16 @@ public sealed class FuzzRegressionTests : IDisposable
         var e = Assert.Throws<InvalidInputException>(() => DatasetLoader.ReadBin(path));
         Assert.Contains("token 1", e.Message);
     }
+
+    [Fact]
+    public void AnEmptyMergeIsATokenizerError()
+    {
+        // Found by the long run: "" as a merge was an ArgumentOutOfRangeException from string.IndexOf.
+        string json = File.ReadAllText(Path.Combine(TestUtil.DataDir, "tiny-tokenizer", "tokenizer.json"));
+        int merges = json.IndexOf("\"merges\"", StringComparison.Ordinal);
+        int open = json.IndexOf('[', merges);
+        Write("m/tokenizer.json", json[..(open + 1)] + "\"\", " + json[(open + 1)..]);
+        var e = Assert.Throws<TokenizerException>(() => Tokenizer.Load(Path.Combine(_dir, "m")));
+        Assert.Contains("model.merges[0]", e.Message);
+    }
 }
