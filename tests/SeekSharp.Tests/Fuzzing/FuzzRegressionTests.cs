@@ -185,4 +185,13 @@ public sealed class FuzzRegressionTests : IDisposable
         var e = Assert.Throws<TokenizerException>(() => Tokenizer.Load(Path.Combine(_dir, "m")));
         Assert.Contains("model.merges[0]", e.Message);
     }
+
+    [Fact]
+    public void AConfigNumberPastDoubleIsAConfigError()
+    {
+        // Found by the 3,000-input run: 1e309 read as infinity, passed validation, and saving the config then threw.
+        string json = ModelConfig.Parse(File.ReadAllText(Path.Combine(new Golden.GoldenCase("v3_yarn_f32").Dir, "config.json"))).ToJson();
+        var e = Assert.Throws<ConfigException>(() => ModelConfig.Parse(json.Replace("\"rope_theta\": 10000", "\"rope_theta\": 1e309", StringComparison.Ordinal)));
+        Assert.Contains("rope_theta", e.Message);
+    }
 }

@@ -64,6 +64,16 @@ public sealed class ServerFuzzTests(SharedServer shared, ITestOutputHelper outpu
         Assert.Contains("invalid_json", text);
     }
 
+    // Found by the 3,000-input run: the prompt's length plus 2^31 − 1 wrapped negative, passed the context check and was a 500.
+    [Fact]
+    public async Task MaxTokensOfIntMaxIsAContextError()
+    {
+        using var response = await shared.Server.PostAsync("v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 2147483647}");
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
+        Assert.Contains("context_length_exceeded", text);
+    }
+
     private void Post(string path, byte[] body, bool mustSucceed = false)
     {
         using var content = new ByteArrayContent(body);
