@@ -34,7 +34,10 @@ internal sealed class TokenizerConfig
     {
         try
         {
-            var node = JsonNode.Parse(File.ReadAllBytes(path));
+            var bytes = File.ReadAllBytes(path);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))   // JsonNode checks UTF-8 only when a string is read
+                throw new TokenizerException($"{path} is not valid UTF-8");
+            var node = JsonNode.Parse(bytes);
             if (node is not JsonObject obj)
                 throw new TokenizerException($"{path}: the top level is not a JSON object");
             return new TokenizerConfig(obj, path);

@@ -122,6 +122,7 @@ public sealed class FuzzRegressionTests : IDisposable
         { "{{ 1" + string.Concat(Enumerable.Repeat(" + 1", 200_000)) + " }}", "nests too deeply" },
         { "{{ x[-9223372036854775809] }}", "does not fit in 64 bits" },
         { "{{ '\\uZZZZ' }}", "not a hexadecimal escape" },
+        { "{% set ns = namespace(a=1, a=2) %}", "given twice" },   // found by a 3,000-input run: ArgumentException
     };
 
     [Theory]
@@ -193,5 +194,28 @@ public sealed class FuzzRegressionTests : IDisposable
         string json = ModelConfig.Parse(File.ReadAllText(Path.Combine(new Golden.GoldenCase("v3_yarn_f32").Dir, "config.json"))).ToJson();
         var e = Assert.Throws<ConfigException>(() => ModelConfig.Parse(json.Replace("\"rope_theta\": 10000", "\"rope_theta\": 1e309", StringComparison.Ordinal)));
         Assert.Contains("rope_theta", e.Message);
+    }
+
+    [Fact]
+    public void TokenizerFilesThatAreNotUtf8AreTokenizerErrors()
+    {
+        // Found by a 3,000-input run: invalid UTF-8 in a pipeline section was an InvalidOperationException when read.
+        var json = File.ReadAllBytes(Path.Combine(TestUtil.DataDir, "tiny-tokenizer", "tokenizer.json"));
+        int at = Encoding.UTF8.GetString(json).IndexOf("\"pre_tokenizer\"", StringComparison.Ordinal) + 2;
+        json[at] = 0xFF;
+        Write("u/tokenizer.json", json);
+        var e = Assert.Throws<TokenizerException>(() => Tokenizer.Load(Path.Combine(_dir, "u")));
+        Assert.Contains("UTF-8", e.Message);
+    }
+
+    [Fact]
+    public void AnAddedTokenIdOfIntMaxIsATokenizerError()
+    {
+        // Found by a 3,000-input run: id 2^31 - 1 made the vocabulary size overflow (IndexOutOfRangeException).
+        string json = File.ReadAllText(Path.Combine(TestUtil.DataDir, "tiny-tokenizer", "tokenizer.json"));
+        int at = json.IndexOf("\"id\": 0", StringComparison.Ordinal);
+        Write("big/tokenizer.json", json[..at] + "\"id\": 2147483647" + json[(at + "\"id\": 0".Length)..]);
+        var e = Assert.Throws<TokenizerException>(() => Tokenizer.Load(Path.Combine(_dir, "big")));
+        Assert.Contains("added_tokens[0]", e.Message);
     }
 }

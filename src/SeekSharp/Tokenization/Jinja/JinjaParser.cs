@@ -412,6 +412,8 @@ internal sealed class JinjaParser
             {
                 string name = Next().Value;
                 _i++;
+                if (kwargs.Exists(k => k.Item1 == name))   // Python: "keyword argument repeated"
+                    throw Error($"the keyword argument '{name}' is given twice");
                 kwargs.Add((name, ParseExpression()));
             }
             else
