@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace SeekSharp.Server.Http;
@@ -23,6 +24,9 @@ internal static class RequestBody
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0) throw ApiError.BadRequest("The request has no body; send a JSON object.", code: "invalid_json");
+        // JsonDocument checks UTF-8 only when a string is read, and then throws InvalidOperationException (a 500).
+        if (!Utf8.IsValid(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
+            throw ApiError.BadRequest("We could not parse the JSON body of your request: it is not valid UTF-8.", code: "invalid_json");
         JsonDocument doc;
         try
         {
@@ -38,7 +42,38 @@ internal static class RequestBody
             doc.Dispose();
             throw ApiError.BadRequest($"The request body must be a JSON object, not {JsonFields.Describe(kind)}.", code: "invalid_json");
         }
+        try
+        {
+            CheckStrings(doc.RootElement);
+        }
+        catch (InvalidOperationException e)
+        {
+            doc.Dispose();
+            throw ApiError.BadRequest($"We could not parse the JSON body of your request: a string escapes a lone surrogate such as \\ud800, which is not text ({e.Message})", code: "invalid_json");
+        }
         return doc;
+    }
+
+    // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws InvalidOperationException when
+    // such a string is read, so every name and string is read once here. Depth is at most MaxDepth (64).
+    private static void CheckStrings(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray()) CheckStrings(item);
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    _ = property.Name;
+                    CheckStrings(property.Value);
+                }
+                break;
+        }
     }
 
     public static ApiError TooLarge(long limit) =>

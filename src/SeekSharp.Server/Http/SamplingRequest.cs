@@ -137,8 +137,8 @@ internal sealed record SamplingRequest
         if (promptTokens >= context)
             throw ApiError.BadRequest($"This model's maximum context length is {context} tokens. However, your {promptWhat} resulted in {promptTokens} tokens. Please reduce the length of the {promptWhat}.",
                 promptWhat, "context_length_exceeded");
-        if (MaxTokens is { } max && promptTokens + max > context)
-            throw ApiError.BadRequest($"This model's maximum context length is {context} tokens. However, you requested {promptTokens + max} tokens ({promptTokens} in the {promptWhat}, {max} in the completion). Please reduce the length of the {promptWhat} or the completion.",
+        if (MaxTokens is { } max && (long)promptTokens + max > context)   // long: max_tokens may be 2^31 − 1
+            throw ApiError.BadRequest($"This model's maximum context length is {context} tokens. However, you requested {(long)promptTokens + max} tokens ({promptTokens} in the {promptWhat}, {max} in the completion). Please reduce the length of the {promptWhat} or the completion.",
                 MaxTokensParam, "context_length_exceeded");
         return new JobParameters
         {

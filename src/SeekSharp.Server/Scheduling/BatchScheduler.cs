@@ -236,7 +236,7 @@ public sealed class BatchScheduler : IDisposable
     private Slot Open(GenerationJob job)
     {
         var prompt = job.Prompt;
-        int capacity = Math.Min(_model.Context, prompt.Length + job.Parameters.MaxTokens);
+        int capacity = (int)Math.Min(_model.Context, (long)prompt.Length + job.Parameters.MaxTokens);
         var (source, shared) = _cache.BudgetBytes > 0 ? _cache.Match(prompt, prompt.Length - 1) : (null, 0);
         var sequence = source is not null ? _engine.Fork(source, shared, capacity) : _engine.NewSequence(capacity);
         var slot = new Slot(job, sequence, shared, _vocab, _model.Tokenizer);

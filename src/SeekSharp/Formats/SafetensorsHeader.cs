@@ -52,15 +52,23 @@ internal static class SafetensorsHeader
         var tensors = new List<TensorInfo>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var entry in document.RootElement.EnumerateObject())
+        try
         {
-            // JSON allows repeated keys and System.Text.Json keeps both; a tensor defined twice is ambiguous.
-            if (!seen.Add(entry.Name))
-                throw Bad(path, $"names '{entry.Name}' twice in its header");
-            if (entry.Name == MetadataKey)
-                ReadMetadata(path, entry.Value, metadata);
-            else
-                tensors.Add(ReadTensor(path, entry.Name, entry.Value, dataStart, dataLength));
+            foreach (var entry in document.RootElement.EnumerateObject())
+            {
+                // JSON allows repeated keys and System.Text.Json keeps both; a tensor defined twice is ambiguous.
+                if (!seen.Add(entry.Name))
+                    throw Bad(path, $"names '{entry.Name}' twice in its header");
+                if (entry.Name == MetadataKey)
+                    ReadMetadata(path, entry.Value, metadata);
+                else
+                    tensors.Add(ReadTensor(path, entry.Name, entry.Value, dataStart, dataLength));
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            throw Bad(path, $"has a header string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
         }
         CheckNoOverlap(path, tensors);
         return new Contents(tensors, metadata);

@@ -33,15 +33,23 @@ internal static class SafetensorsIndex
         string folder = Path.GetDirectoryName(indexPath)!;
         var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
         var checkedShards = new Dictionary<string, string>(StringComparer.Ordinal); // as written → full path
-        foreach (var entry in map.EnumerateObject())
+        try
         {
-            if (entry.Value.ValueKind != JsonValueKind.String)
-                throw Bad(indexPath, $"maps tensor '{entry.Name}' to a JSON {entry.Value.ValueKind}, not a file name");
-            string shard = entry.Value.GetString()!;
-            if (!checkedShards.TryGetValue(shard, out var fullPath))
-                checkedShards[shard] = fullPath = ResolveShard(indexPath, folder, entry.Name, shard);
-            if (!weightMap.TryAdd(entry.Name, fullPath))
-                throw Bad(indexPath, $"lists tensor '{entry.Name}' twice");
+            foreach (var entry in map.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                    throw Bad(indexPath, $"maps tensor '{entry.Name}' to a JSON {entry.Value.ValueKind}, not a file name");
+                string shard = entry.Value.GetString()!;
+                if (!checkedShards.TryGetValue(shard, out var fullPath))
+                    checkedShards[shard] = fullPath = ResolveShard(indexPath, folder, entry.Name, shard);
+                if (!weightMap.TryAdd(entry.Name, fullPath))
+                    throw Bad(indexPath, $"lists tensor '{entry.Name}' twice");
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            throw Bad(indexPath, $"has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
         }
         return weightMap;
     }
@@ -50,6 +58,9 @@ internal static class SafetensorsIndex
     // not be able to point the loader at an arbitrary file on the machine.
     private static string ResolveShard(string indexPath, string folder, string tensorName, string shard)
     {
+        // Path.GetFullPath throws ArgumentException on a character no path may hold (NUL on Linux).
+        if (shard.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            throw Bad(indexPath, $"places tensor '{tensorName}' in \"{JsonEncodedText.Encode(shard)}\", whose name holds a character no path may hold");
         string fullPath = Path.GetFullPath(Path.Combine(folder, shard));
         string relative = Path.GetRelativePath(folder, fullPath);
         if (shard.Length == 0 || Path.IsPathRooted(shard) || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal))

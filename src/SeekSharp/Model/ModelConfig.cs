@@ -175,6 +175,21 @@ public sealed record ModelConfig
         if (QkRopeHeadDim % 2 != 0) Fail($"qk_rope_head_dim must be even (RoPE rotates pairs), got {QkRopeHeadDim}.");
         if (QLoraRank is < 0) Fail($"q_lora_rank must be null, 0 or positive, got {QLoraRank}.");
         if (HiddenAct != "silu") Fail($"hidden_act '{HiddenAct}' is not supported (DeepSeek uses 'silu').");
+        // JSON numbers past double's range (1e309) read as infinity; none of these may be infinite (or NaN).
+        void Finite(string name, double? value) { if (value is { } v && !double.IsFinite(v)) Fail($"{name} must be a finite number, got {v}."); }
+        Finite("rms_norm_eps", RmsNormEps);
+        Finite("rope_theta", RopeTheta);
+        Finite("routed_scaling_factor", RoutedScalingFactor);
+        Finite("aux_loss_alpha", AuxLossAlpha);
+        Finite("initializer_range", InitializerRange);
+        if (RopeScaling is { } scaling)
+        {
+            Finite("rope_scaling.factor", scaling.Factor);
+            Finite("rope_scaling.beta_fast", scaling.BetaFast);
+            Finite("rope_scaling.beta_slow", scaling.BetaSlow);
+            Finite("rope_scaling.mscale", scaling.Mscale);
+            Finite("rope_scaling.mscale_all_dim", scaling.MscaleAllDim);
+        }
         if (!(RmsNormEps > 0)) Fail($"rms_norm_eps must be positive, got {RmsNormEps}.");
         if (!(RopeTheta > 0)) Fail($"rope_theta must be positive, got {RopeTheta}.");
         if (NumNextnPredictLayers < 0) Fail($"num_nextn_predict_layers must be 0 or more, got {NumNextnPredictLayers}.");

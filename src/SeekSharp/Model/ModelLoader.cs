@@ -22,6 +22,15 @@ public sealed record ModelLoadOptions
     public QuantType? Quantization { get; init; }
     /// <summary>Threads for quantising on load.</summary>
     public WorkerPool? Pool { get; init; }
+    /// <summary>
+    /// Whether a NaN or infinity in a weight is a <see cref="CheckpointException"/> naming the tensor (docs/reliability.md).
+    /// Null (the default): values the loader reads anyway (norms, biases, FP8 block scales, anything converted or
+    /// quantised on load) are always checked, and weights used in place in the memory-mapped file are scanned too when the
+    /// checkpoint's weights fit in half the machine's memory (then the scan's reads are cached for the first forward);
+    /// a larger checkpoint loads without reading its bulk. True scans every weight whatever the size; false checks nothing.
+    /// Block-quantised Q8_0/Q4_0 weights are not scanned.
+    /// </summary>
+    public bool? CheckFinite { get; init; }
     public IProgress<ModelLoadProgress>? Progress { get; init; }
 }
 
@@ -70,9 +79,11 @@ public static class ModelLoader
         if (stored is not null && options.MatrixStorage == ElementType.F32)
             throw new CheckpointException($"{source.Location} holds block-quantised weights ({config.QuantizationConfig!.WeightType}); they cannot be trained. Start from the unquantised model.");
         var model = DeepSeekModel.CreateEmpty(config);
-        var reader = new TensorReader(source, options, stored, BlockSize(config));
         var specs = CheckpointLayout.All(config).ToList();
         long totalBytes = specs.Sum(s => source.Tensors.TryGetValue(s.Name, out var i) ? i.ByteLength : 0);
+        bool checkRead = options.CheckFinite != false;
+        bool checkViews = options.CheckFinite ?? totalBytes <= GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
+        var reader = new TensorReader(source, options, stored, BlockSize(config), checkRead, checkViews);
         long bytesRead = 0;
         int done = 0;
         foreach (var spec in specs)
@@ -98,7 +109,8 @@ public static class ModelLoader
     }
 
     // Reads one tensor into its parameter in the storage the options ask for.
-    private sealed unsafe class TensorReader(ITensorSource source, ModelLoadOptions options, QuantType? stored, (int Rows, int Cols) block)
+    private sealed unsafe class TensorReader(ITensorSource source, ModelLoadOptions options, QuantType? stored, (int Rows, int Cols) block,
+        bool checkRead, bool checkViews)
     {
         public void Read(ParameterSpec spec, TensorInfo info, Parameter p)
         {
@@ -142,6 +154,8 @@ public static class ModelLoader
         {
             byte* address = MappedTensors.TryGetAddress(source, info.Name);
             if (address == null) return null;
+            if (checkViews && info.DType is TensorDType.F32 or TensorDType.BF16 or TensorDType.F16 or TensorDType.F8_E4M3)
+                FiniteCheck.Check(source, info);
             switch (info.DType)
             {
                 case TensorDType.F32: return DenseWeight.View(ElementType.F32, p.Rows, p.Cols, address, source);
@@ -164,6 +178,7 @@ public static class ModelLoader
                 throw new CheckpointException($"{source.Location}: '{name}' has {scaleInfo.ElementCount} scales; [{rows}, {cols}] in {block.Rows}×{block.Cols} blocks needs {expected}.");
             var scales = new float[expected];
             source.ReadFloat32(name, scales);
+            if (checkRead) FiniteCheck.Check(source.Location, scaleInfo, scales);
             return scales;
         }
 
@@ -171,6 +186,7 @@ public static class ModelLoader
         {
             var values = new float[checked((int)info.ElementCount)];
             source.ReadWeightFloat32(info.Name, values, block.Rows, block.Cols);
+            if (checkRead) FiniteCheck.Check(source.Location, info, values);
             return values;
         }
 

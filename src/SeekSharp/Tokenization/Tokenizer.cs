@@ -117,7 +117,15 @@ public sealed class Tokenizer
         string configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!, "tokenizer_config.json");
         var file = TokenizerJsonReader.Read(jsonPath);
         var config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : TokenizerConfig.Empty;
-        return new Tokenizer(file, config, jsonPath);
+        try
+        {
+            return new Tokenizer(file, config, jsonPath);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A pipeline section's string escaping a lone surrogate ("\ud800") throws this when System.Text.Json reads it.
+            throw new TokenizerException($"{jsonPath} has a string that is not valid UTF-16 once unescaped: {e.Message}", e);
+        }
     }
 
     /// <summary>Writes tokenizer.json and tokenizer_config.json into <paramref name="directory"/> (created if needed).</summary>

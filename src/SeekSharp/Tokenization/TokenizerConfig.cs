@@ -34,7 +34,10 @@ internal sealed class TokenizerConfig
     {
         try
         {
-            var node = JsonNode.Parse(File.ReadAllBytes(path));
+            var bytes = File.ReadAllBytes(path);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))   // JsonNode checks UTF-8 only when a string is read
+                throw new TokenizerException($"{path} is not valid UTF-8");
+            var node = JsonNode.Parse(bytes);
             if (node is not JsonObject obj)
                 throw new TokenizerException($"{path}: the top level is not a JSON object");
             return new TokenizerConfig(obj, path);
@@ -42,6 +45,16 @@ internal sealed class TokenizerConfig
         catch (JsonException e)
         {
             throw new TokenizerException($"{path} is not valid JSON: {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            // JsonObject throws this for a key written twice ({"bos_token": "a", "bos_token": "b"}), which JSON allows.
+            throw new TokenizerException($"{path} names a key twice: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            throw new TokenizerException($"{path} has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -13,7 +13,11 @@ internal static class TokenizerJsonReader
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 });
+            var bytes = File.ReadAllBytes(path);
+            // JsonDocument checks UTF-8 only when a string is read (later, by the pipeline), and then throws InvalidOperationException.
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+                throw new TokenizerException($"{path} is not valid UTF-8");
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException e)
         {
@@ -24,7 +28,17 @@ internal static class TokenizerJsonReader
             throw new TokenizerException($"cannot read {path}: {e.Message}", e);
         }
         using (doc)
-            return Read(doc.RootElement, path);
+        {
+            try
+            {
+                return Read(doc.RootElement, path);
+            }
+            catch (InvalidOperationException e)
+            {
+                // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+                throw new TokenizerException($"{path} has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
+            }
+        }
     }
 
     internal static TokenizerFile Read(JsonElement root, string path)
@@ -109,7 +123,7 @@ internal static class TokenizerJsonReader
             if (merge.ValueKind == JsonValueKind.String)
             {
                 string s = merge.GetString()!;
-                int space = s.IndexOf(' ', 1);   // byte-level tokens never hold a space, but a token may be a lone space
+                int space = s.Length < 2 ? -1 : s.IndexOf(' ', 1);   // byte-level tokens never hold a space, but a token may be a lone space
                 if (space < 0)
                     throw Error(path, $"model.merges[{rank}] '{s}' is not two tokens separated by a space");
                 (left, right) = (s[..space], s[(space + 1)..]);
@@ -148,6 +162,8 @@ internal static class TokenizerJsonReader
                 || !t.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String
                 || content.GetString()!.Length == 0)
                 throw Error(path, $"added_tokens[{i}] needs a non-negative integer 'id' and a non-empty string 'content'");
+            if (idValue >= 16_000_000)   // the same bound as model.vocab's ids: the id table is allocated to the largest
+                throw Error(path, $"added_tokens[{i}] has id {idValue}, implausibly large");
             result.Add(new AddedToken(idValue, content.GetString()!,
                 Special: Flag(t, "special", false), Normalized: Flag(t, "normalized", true),
                 LStrip: Flag(t, "lstrip", false), RStrip: Flag(t, "rstrip", false), SingleWord: Flag(t, "single_word", false)));

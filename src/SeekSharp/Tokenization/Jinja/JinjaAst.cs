@@ -38,6 +38,7 @@ internal abstract record Node(int Line)
 
     public static Flow RenderAll(IReadOnlyList<Node> body, JinjaContext ctx, StringBuilder output)
     {
+        JinjaBudget.CheckStack();
         foreach (var node in body)
         {
             Flow flow;
@@ -61,6 +62,7 @@ internal sealed record TextNode(int Line, string Text) : Node(Line)
     public override Flow Render(JinjaContext ctx, StringBuilder output)
     {
         output.Append(Text);
+        JinjaBudget.CheckLength(output.Length, "the output");
         return Flow.Normal;
     }
 }
@@ -70,6 +72,7 @@ internal sealed record OutputNode(int Line, Expr Value) : Node(Line)
     public override Flow Render(JinjaContext ctx, StringBuilder output)
     {
         output.Append(JinjaValues.ToStr(Value.Eval(ctx)));
+        JinjaBudget.CheckLength(output.Length, "the output");
         return Flow.Normal;
     }
 }
@@ -107,6 +110,7 @@ internal sealed record ForNode(int Line, string[] Targets, Expr Iterable, Expr? 
             var loop = new LoopInfo(items);
             for (int i = 0; i < items.Count; i++)
             {
+                JinjaBudget.Spend(1);
                 loop.Index0 = i;
                 ctx.Set("loop", loop);
                 Bind(ctx, items[i]);
@@ -191,6 +195,7 @@ internal sealed record MacroNode(int Line, string Name, List<(string Name, Expr?
         {
             if (args.Count > Parameters.Count)
                 throw new JinjaError($"macro '{Name}' takes {Parameters.Count} arguments, got {args.Count}");
+            using var call = JinjaBudget.EnterCall(Name);
             ctx.Push();
             try
             {
@@ -219,27 +224,33 @@ internal sealed record MacroNode(int Line, string Name, List<(string Name, Expr?
 
 internal abstract record Expr
 {
-    public abstract object? Eval(JinjaContext ctx);
+    public object? Eval(JinjaContext ctx)
+    {
+        JinjaBudget.CheckStack();
+        return EvalCore(ctx);
+    }
+
+    protected abstract object? EvalCore(JinjaContext ctx);
 }
 
 internal sealed record Literal(object? Value) : Expr
 {
-    public override object? Eval(JinjaContext ctx) => Value;
+    protected override object? EvalCore(JinjaContext ctx) => Value;
 }
 
 internal sealed record NameExpr(string Name) : Expr
 {
-    public override object? Eval(JinjaContext ctx) => ctx.Get(Name);
+    protected override object? EvalCore(JinjaContext ctx) => ctx.Get(Name);
 }
 
 internal sealed record ListExpr(List<Expr> Items) : Expr
 {
-    public override object? Eval(JinjaContext ctx) => Items.Select(i => i.Eval(ctx)).ToList();
+    protected override object? EvalCore(JinjaContext ctx) => Items.Select(i => i.Eval(ctx)).ToList();
 }
 
 internal sealed record DictExpr(List<(Expr Key, Expr Value)> Items) : Expr
 {
-    public override object? Eval(JinjaContext ctx)
+    protected override object? EvalCore(JinjaContext ctx)
     {
         var d = new OrderedDictionary<string, object?>();
         foreach (var (k, v) in Items)
@@ -251,48 +262,48 @@ internal sealed record DictExpr(List<(Expr Key, Expr Value)> Items) : Expr
 /// <summary><c>x.name</c> (attribute first, then item) or <c>x[key]</c> (item first, then attribute).</summary>
 internal sealed record GetExpr(Expr Target, Expr Key, bool IsAttribute) : Expr
 {
-    public override object? Eval(JinjaContext ctx) => JinjaBuiltins.Get(Target.Eval(ctx), Key.Eval(ctx), IsAttribute);
+    protected override object? EvalCore(JinjaContext ctx) => JinjaBuiltins.Get(Target.Eval(ctx), Key.Eval(ctx), IsAttribute);
 }
 
 internal sealed record SliceExpr(Expr Target, Expr? Start, Expr? Stop, Expr? Step) : Expr
 {
-    public override object? Eval(JinjaContext ctx) =>
+    protected override object? EvalCore(JinjaContext ctx) =>
         JinjaBuiltins.Slice(Target.Eval(ctx), Start?.Eval(ctx), Stop?.Eval(ctx), Step?.Eval(ctx));
 }
 
 internal sealed record CallExpr(Expr Callee, List<Expr> Args, List<(string Name, Expr Value)> Kwargs) : Expr
 {
-    public override object? Eval(JinjaContext ctx)
+    protected override object? EvalCore(JinjaContext ctx)
     {
         var callee = Callee.Eval(ctx);
         var args = Args.Select(a => a.Eval(ctx)).ToList();
         var kwargs = Kwargs.ToDictionary(k => k.Name, k => k.Value.Eval(ctx));
-        return JinjaBuiltins.Call(callee, args, kwargs, Callee);
+        return JinjaBudget.Built(JinjaBuiltins.Call(callee, args, kwargs, Callee));
     }
 }
 
 internal sealed record FilterExpr(Expr Value, string Name, List<Expr> Args, List<(string Name, Expr Value)> Kwargs) : Expr
 {
-    public override object? Eval(JinjaContext ctx) =>
-        JinjaBuiltins.Filter(Name, Value.Eval(ctx), Args.Select(a => a.Eval(ctx)).ToList(),
-            Kwargs.ToDictionary(k => k.Name, k => k.Value.Eval(ctx)));
+    protected override object? EvalCore(JinjaContext ctx) =>
+        JinjaBudget.Built(JinjaBuiltins.Filter(Name, Value.Eval(ctx), Args.Select(a => a.Eval(ctx)).ToList(),
+            Kwargs.ToDictionary(k => k.Name, k => k.Value.Eval(ctx))));
 }
 
 internal sealed record TestExpr(Expr Value, string Name, List<Expr> Args, bool Negated) : Expr
 {
-    public override object? Eval(JinjaContext ctx) =>
+    protected override object? EvalCore(JinjaContext ctx) =>
         JinjaBuiltins.Test(Name, Value.Eval(ctx), Args.Select(a => a.Eval(ctx)).ToList()) != Negated;
 }
 
 internal sealed record NotExpr(Expr Operand) : Expr
 {
-    public override object? Eval(JinjaContext ctx) => !JinjaValues.IsTruthy(Operand.Eval(ctx));
+    protected override object? EvalCore(JinjaContext ctx) => !JinjaValues.IsTruthy(Operand.Eval(ctx));
 }
 
 internal sealed record NegateExpr(Expr Operand) : Expr
 {
     // Each arm boxed on its own: a switch over long and double arms would otherwise make every result a double.
-    public override object? Eval(JinjaContext ctx) => Operand.Eval(ctx) switch
+    protected override object? EvalCore(JinjaContext ctx) => Operand.Eval(ctx) switch
     {
         long i => (object)(-i),
         double d => (object)(-d),
@@ -304,7 +315,7 @@ internal sealed record NegateExpr(Expr Operand) : Expr
 /// <summary><c>and</c>/<c>or</c> return one of their operands, as in Python, and evaluate the right one only if needed.</summary>
 internal sealed record LogicExpr(string Op, Expr Left, Expr Right) : Expr
 {
-    public override object? Eval(JinjaContext ctx)
+    protected override object? EvalCore(JinjaContext ctx)
     {
         var left = Left.Eval(ctx);
         bool truthy = JinjaValues.IsTruthy(left);
@@ -314,13 +325,13 @@ internal sealed record LogicExpr(string Op, Expr Left, Expr Right) : Expr
 
 internal sealed record BinaryExpr(string Op, Expr Left, Expr Right) : Expr
 {
-    public override object? Eval(JinjaContext ctx) => JinjaBuiltins.Binary(Op, Left.Eval(ctx), Right.Eval(ctx));
+    protected override object? EvalCore(JinjaContext ctx) => JinjaBudget.Built(JinjaBuiltins.Binary(Op, Left.Eval(ctx), Right.Eval(ctx)));
 }
 
 /// <summary>A chain such as <c>a &lt; b &lt;= c</c>: true when every adjacent comparison is.</summary>
 internal sealed record CompareExpr(Expr First, List<(string Op, Expr Operand)> Rest) : Expr
 {
-    public override object? Eval(JinjaContext ctx)
+    protected override object? EvalCore(JinjaContext ctx)
     {
         var left = First.Eval(ctx);
         foreach (var (op, operand) in Rest)
@@ -336,6 +347,6 @@ internal sealed record CompareExpr(Expr First, List<(string Op, Expr Operand)> R
 
 internal sealed record ConditionalExpr(Expr Condition, Expr Then, Expr? Else) : Expr
 {
-    public override object? Eval(JinjaContext ctx) =>
+    protected override object? EvalCore(JinjaContext ctx) =>
         JinjaValues.IsTruthy(Condition.Eval(ctx)) ? Then.Eval(ctx) : Else is null ? new Undefined("else branch") : Else.Eval(ctx);
 }

@@ -247,16 +247,23 @@ internal static class JinjaBuiltins
     public static object? Binary(string op, object? a, object? b)
     {
         if (op == "~")
-            return JinjaValues.ToStr(a) + JinjaValues.ToStr(b);
+            return Concat(JinjaValues.ToStr(a), JinjaValues.ToStr(b));
         if (a is Undefined || b is Undefined)
             throw new JinjaError($"'{((a as Undefined) ?? (Undefined)b!).Name}' is undefined and cannot be used with '{op}'");
         switch (op)
         {
-            case "+" when a is string x && b is string y: return x + y;
+            case "+" when a is string x && b is string y: return Concat(x, y);
             case "+" when a is List<object?> x && b is List<object?> y: return x.Concat(y).ToList();
-            case "*" when a is string x && JinjaValues.IsNumber(b) && b is not double: return string.Concat(Enumerable.Repeat(x, (int)Math.Max(0, JinjaValues.ToLong(b))));
+            case "*" when a is string x && JinjaValues.IsNumber(b) && b is not double:
+                {
+                    int times = Repeats(x.Length, JinjaValues.ToLong(b), JinjaBudget.MaxStringLength, "a string repeated");
+                    return string.Concat(Enumerable.Repeat(x, times));
+                }
             case "*" when a is List<object?> x && JinjaValues.IsNumber(b) && b is not double:
-                return Enumerable.Repeat(x, (int)Math.Max(0, JinjaValues.ToLong(b))).SelectMany(l => l).ToList();
+                {
+                    int times = Repeats(x.Count, JinjaValues.ToLong(b), JinjaBudget.MaxListLength, "a list repeated");
+                    return Enumerable.Repeat(x, times).SelectMany(l => l).ToList();
+                }
         }
         if (!JinjaValues.IsNumber(a) || !JinjaValues.IsNumber(b))
             throw new JinjaError($"unsupported operand types for {op}: {JinjaValues.TypeName(a)} and {JinjaValues.TypeName(b)}");
@@ -270,7 +277,7 @@ internal static class JinjaBuiltins
                 case "-": return x - y;
                 case "*": return x * y;
                 case "//": return y == 0 ? throw new JinjaError("integer division by zero") : (long)Math.Floor((double)x / y);
-                case "%": return y == 0 ? throw new JinjaError("integer modulo by zero") : ((x % y) + y) % y;
+                case "%": return y == 0 ? throw new JinjaError("integer modulo by zero") : y == -1 ? 0L : ((x % y) + y) % y;   // long.MinValue % -1 overflows
                 case "**" when y >= 0: return (long)Math.Pow(x, y);
             }
         }
@@ -286,6 +293,30 @@ internal static class JinjaBuiltins
             "**" => Math.Pow(p, q),
             _ => throw new JinjaError($"unknown operator {op}"),
         };
+    }
+
+    private static string Concat(string x, string y)
+    {
+        JinjaBudget.CheckLength((long)x.Length + y.Length, "a concatenated string");
+        return x + y;
+    }
+
+    // Python's "s * n": n copies, none for n ≤ 0; the result's size is checked against the limit before it is built.
+    private static int Repeats(int length, long times, int max, string what)
+    {
+        if (times <= 0) return 0;
+        if (length == 0) return 1;
+        long size = times > max ? times : length * times;   // times ≤ 2^24 and length < 2^31: no overflow
+        if (size > max)
+            throw new JinjaError($"{what} would be {size:N0} long, over the limit of {max:N0}");
+        return (int)times;
+    }
+
+    // A pad width (indent, center): negative is none, as in Python; a huge one is an error, not an out-of-memory.
+    internal static int Width(long width, string what)
+    {
+        JinjaBudget.CheckLength(width, what);
+        return (int)Math.Max(0, width);
     }
 
     public static bool Compare(string op, object? a, object? b) => op switch
@@ -417,7 +448,7 @@ internal static class JinjaBuiltins
                     ? dict.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
                     : throw new JinjaError($"items needs a dict, not {JinjaValues.TypeName(v)}");
             case "tojson":
-                return JinjaJson.Dumps(v, Opt(0, "indent", null) is { } indent ? (int)JinjaValues.ToLong(indent) : null);
+                return JinjaJson.Dumps(v, Opt(0, "indent", null) is { } indent ? Width(JinjaValues.ToLong(indent), "tojson's indent") : null);
             case "indent":
                 return Indent(Str(v), Opt(0, "width", 4L), JinjaValues.IsTruthy(Opt(1, "first", false)), JinjaValues.IsTruthy(Opt(2, "blank", false)));
             case "selectattr" or "rejectattr":
@@ -450,7 +481,7 @@ internal static class JinjaBuiltins
 
     private static string Indent(string s, object? width, bool first, bool blank)
     {
-        string pad = width is string w ? w : new string(' ', (int)JinjaValues.ToLong(width));
+        string pad = width is string w ? w : new string(' ', Width(JinjaValues.ToLong(width), "indent's width"));
         var lines = s.Split('\n');
         var sb = new StringBuilder();
         for (int i = 0; i < lines.Length; i++)

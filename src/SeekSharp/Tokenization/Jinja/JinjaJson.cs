@@ -18,6 +18,8 @@ internal static class JinjaJson
 
     private static void Write(StringBuilder sb, object? v, int? indent, int depth)
     {
+        JinjaBudget.CheckStack();   // a list may hold itself
+        JinjaBudget.CheckLength(sb.Length, "tojson's output");
         switch (v)
         {
             case null or Undefined: sb.Append("null"); break;
@@ -57,11 +59,11 @@ internal static class JinjaJson
             if (i > 0)
                 sb.Append(indent is null ? ", " : ",");
             if (indent is int n)
-                sb.Append('\n').Append(' ', n * (depth + 1));
+                sb.Append('\n').Append(' ', JinjaBuiltins.Width((long)n * (depth + 1), "tojson's indent"));
             writeItem(items[i], depth + 1);
         }
         if (indent is int m)
-            sb.Append('\n').Append(' ', m * depth);
+            sb.Append('\n').Append(' ', JinjaBuiltins.Width((long)m * depth, "tojson's indent"));
         sb.Append(close);
     }
 

@@ -235,12 +235,10 @@ internal sealed class JinjaLexer
                 case '"': sb.Append('"'); break;
                 case '\n': break;   // a backslash-newline continues the line
                 case 'u' when _pos + 4 <= _src.Length:
-                    sb.Append((char)int.Parse(_src.AsSpan(_pos, 4), NumberStyles.HexNumber));
-                    _pos += 4;
+                    sb.Append(HexEscape(4));
                     break;
                 case 'x' when _pos + 2 <= _src.Length:
-                    sb.Append((char)int.Parse(_src.AsSpan(_pos, 2), NumberStyles.HexNumber));
-                    _pos += 2;
+                    sb.Append(HexEscape(2));
                     break;
                 default: sb.Append('\\').Append(e); break;   // Python keeps unknown escapes as written
             }
@@ -260,4 +258,14 @@ internal sealed class JinjaLexer
     private bool At(int i, string s) => string.CompareOrdinal(_src, i, s, 0, s.Length) == 0 && i + s.Length <= _src.Length;
 
     private TokenizerException Error(string what) => new($"chat template line {_line}: {what}");
+
+    // The digits of a \uXXXX or \xXX escape, which must be hexadecimal (Python rejects the string otherwise).
+    private char HexEscape(int digits)
+    {
+        var text = _src.AsSpan(_pos, digits);
+        if (!int.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int code))
+            throw Error($"'{(digits == 4 ? "\\u" : "\\x")}{text}' in a string literal is not a hexadecimal escape");
+        _pos += digits;
+        return (char)code;
+    }
 }

@@ -30,6 +30,7 @@ internal sealed class JinjaParser
 
     private List<Node> ParseBody(string[] endTags)
     {
+        CheckStack();
         var body = new List<Node>();
         while (true)
         {
@@ -203,6 +204,7 @@ internal sealed class JinjaParser
 
     private Expr ParseExpression()
     {
+        CheckStack();
         var value = ParseOr();
         if (!AcceptKeyword("if"))
             return value;
@@ -227,7 +229,11 @@ internal sealed class JinjaParser
         return left;
     }
 
-    private Expr ParseNot() => AcceptKeyword("not") ? new NotExpr(ParseNot()) : ParseCompare();
+    private Expr ParseNot()
+    {
+        CheckStack();
+        return AcceptKeyword("not") ? new NotExpr(ParseNot()) : ParseCompare();
+    }
 
     private Expr ParseCompare()
     {
@@ -284,6 +290,7 @@ internal sealed class JinjaParser
 
     private Expr ParseUnary()
     {
+        CheckStack();
         if (AcceptOp("-"))
             return ParseFilters(new NegateExpr(ParseUnary()));
         if (AcceptOp("+"))
@@ -302,7 +309,7 @@ internal sealed class JinjaParser
                     s += Next().Value;
                 return new Literal(s);
             case TokenKind.Integer:
-                return new Literal(long.Parse(t.Value, CultureInfo.InvariantCulture));
+                return new Literal(Integer(t.Value));
             case TokenKind.Float:
                 return new Literal(double.Parse(t.Value, CultureInfo.InvariantCulture));
             case TokenKind.Name:
@@ -361,7 +368,7 @@ internal sealed class JinjaParser
                 target = t.Kind switch
                 {
                     TokenKind.Name => new GetExpr(target, new Literal(t.Value), IsAttribute: true),
-                    TokenKind.Integer => new GetExpr(target, new Literal(long.Parse(t.Value, CultureInfo.InvariantCulture)), IsAttribute: false),
+                    TokenKind.Integer => new GetExpr(target, new Literal(Integer(t.Value)), IsAttribute: false),
                     _ => throw Error($"expected a name after '.', found {t}"),
                 };
             }
@@ -405,6 +412,8 @@ internal sealed class JinjaParser
             {
                 string name = Next().Value;
                 _i++;
+                if (kwargs.Exists(k => k.Item1 == name))   // Python: "keyword argument repeated"
+                    throw Error($"the keyword argument '{name}' is given twice");
                 kwargs.Add((name, ParseExpression()));
             }
             else
@@ -493,4 +502,17 @@ internal sealed class JinjaParser
     }
 
     private TokenizerException Error(string what) => new($"chat template line {Peek.Line}: {what}");
+
+    // Python's integers are unbounded; SeekSharp's are 64-bit, and a literal past that is an error, not an overflow.
+    private long Integer(string digits) =>
+        long.TryParse(digits, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value)
+            ? value
+            : throw Error($"the integer {(digits.Length > 30 ? digits[..30] + "…" : digits)} does not fit in 64 bits");
+
+    // Brackets, "not"s and blocks nested thousands deep would overflow the stack of this recursive-descent parser.
+    private void CheckStack()
+    {
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw Error("the template nests too deeply to parse");
+    }
 }

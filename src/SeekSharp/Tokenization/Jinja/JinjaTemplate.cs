@@ -16,6 +16,7 @@ internal sealed class JinjaTemplate
     public string Render(IReadOnlyDictionary<string, object?> variables)
     {
         var output = new StringBuilder();
+        using var budget = JinjaBudget.Begin();
         try
         {
             Node.RenderAll(_body, new JinjaContext(variables), output);

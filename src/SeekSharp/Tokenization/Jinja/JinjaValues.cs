@@ -127,7 +127,14 @@ internal static class JinjaValues
     };
 
     /// <summary>Python's repr(), which is also how lists and dicts print their items.</summary>
-    public static string Repr(object? v) => v switch
+    public static string Repr(object? v)
+    {
+        JinjaBudget.CheckStack();   // a list may hold itself
+        JinjaBudget.Spend(1);
+        return ReprCore(v);
+    }
+
+    private static string ReprCore(object? v) => v switch
     {
         null => "None",
         Undefined => "",
@@ -154,6 +161,7 @@ internal static class JinjaValues
 
     private static string QuoteRepr(string s)
     {
+        JinjaBudget.Spend(s.Length);
         char quote = s.Contains('\'') && !s.Contains('"') ? '"' : '\'';
         var sb = new StringBuilder().Append(quote);
         foreach (char c in s)

@@ -68,6 +68,11 @@ public static class DatasetLoader
         {
             throw new InvalidInputException($"{path}: not valid JSON: {e.Message}", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            throw new InvalidInputException($"{path}: a string is not valid UTF-16 once unescaped: {e.Message}", e);
+        }
     }
 
     public static int[] ReadBin(string path)
@@ -87,7 +92,12 @@ public static class DatasetLoader
                 throw new InvalidInputException($"{path}: the header announces {count} tokens of {width} bytes but the file holds {bytes.Length - 1024} bytes of data.");
             var ids = new int[count];
             for (long i = 0; i < count; i++)
-                ids[i] = width == 2 ? BitConverter.ToUInt16(bytes, (int)(1024 + 2 * i)) : checked((int)BitConverter.ToUInt32(bytes, (int)(1024 + 4 * i)));
+            {
+                uint id = width == 2 ? BitConverter.ToUInt16(bytes, (int)(1024 + 2 * i)) : BitConverter.ToUInt32(bytes, (int)(1024 + 4 * i));
+                if (id > int.MaxValue)
+                    throw new InvalidInputException($"{path}: token {i} is {id}, past any vocabulary (ids are below 2^31).");
+                ids[i] = (int)id;
+            }
             return ids;
         }
         if (bytes.Length % 2 != 0) throw new InvalidInputException($"{path}: a raw uint16 token file must have an even size, this one has {bytes.Length} bytes.");

@@ -22,6 +22,8 @@ public static class JsonLines
                 items.Add(parse(doc.RootElement));
             }
             catch (JsonException e) { throw new InvalidInputException($"{path}:{lineNumber}: not valid JSON: {e.Message}", e); }
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            catch (InvalidOperationException e) { throw new InvalidInputException($"{path}:{lineNumber}: a string is not valid UTF-16 once unescaped: {e.Message}", e); }
             catch (SeekSharpException e) { throw new InvalidInputException($"{path}:{lineNumber}: {e.Message}", e); }
         }
         return items;
