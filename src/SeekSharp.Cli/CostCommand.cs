@@ -16,7 +16,11 @@ internal static class CostCommand
 {
     private sealed record Inputs(
         ModelConfig Config, string Source, double Tokens, GpuSpec? Gpu, PeakPrecision Precision, double? PeakFlops,
-        double? Mfu, double? GpuHours, double Price, int? Gpus, CostModel Cost);
+        double? Mfu, double? GpuHours, double Price, int? Gpus, CostModel Cost)
+    {
+        /// <summary>The run priced as owned hardware (<c>--ownership</c>), or null.</summary>
+        public OwnershipCost? Ownership { get; init; }
+    }
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -35,14 +39,45 @@ internal static class CostCommand
         var span = new Option<string>("--attention-span") { Description = "Attention-score FLOPs: causal (the kept half, default) or full (the whole square).", DefaultValueFactory = _ => "causal" };
         span.AcceptOnlyFromAmong("causal", "full");
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var ownership = new Option<bool>("--ownership") { Description = "Also price the run on owned hardware: the cluster's yearly cost over its useful GPU-hours (docs/cost.md)." };
+        var scenario = new Option<string>("--scenario") { Description = $"The ownership assumptions to start from: {string.Join(", ", OwnershipAssumptions.Scenarios.Keys)}; the flags below override them.", DefaultValueFactory = _ => "analysts-2025" };
+        scenario.AcceptOnlyFromAmong([.. OwnershipAssumptions.Scenarios.Keys]);
+        var clusterGpus = new Option<int?>("--cluster-gpus") { Description = "GPUs in the owned cluster." };
+        var capital = new Option<string?>("--capital-cost") { Description = "Dollars of servers, paid once (K/M/B suffixes: 1.6B)." };
+        var amortisation = new Option<double?>("--amortisation-years") { Description = "Years the servers are written off over." };
+        var operating = new Option<string?>("--operating-cost") { Description = "Dollars of operating cost (power, space, staff) over --operating-years (944M)." };
+        var operatingYears = new Option<double?>("--operating-years") { Description = "Years the operating cost covers." };
+        var utilisation = new Option<double?>("--utilisation") { Description = "Share of the cluster's hours doing useful work, in (0, 1]." };
         var command = new Command("cost", "Training FLOPs per token, GPU-hours, dollars and model FLOPs utilisation.")
-            { model, preset, tokens, gpu, peak, precision, mfu, gpuHours, price, gpus, seqLen, span, json };
+            { model, preset, tokens, gpu, peak, precision, mfu, gpuHours, price, gpus, seqLen, span, json, ownership, scenario, clusterGpus, capital, amortisation, operating, operatingYears, utilisation };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
             var (config, source) = InfoCommand.ConfigFrom(r.GetValue(model), r.GetValue(preset));
             var inputs = Read(config, source, r.GetValue(tokens)!, r.GetValue(gpu), r.GetValue(peak), r.GetValue(precision),
                 r.GetValue(mfu), r.GetValue(gpuHours), r.GetValue(price), r.GetValue(gpus), r.GetValue(seqLen),
                 r.GetValue(span) == "full" ? AttentionSpan.Full : AttentionSpan.Causal);
+            bool ownFlags = r.GetValue(clusterGpus) is not null || r.GetValue(capital) is not null || r.GetValue(amortisation) is not null
+                || r.GetValue(operating) is not null || r.GetValue(operatingYears) is not null || r.GetValue(utilisation) is not null;
+            if (ownFlags && !r.GetValue(ownership)) throw new UsageException("the cluster flags (--cluster-gpus, --capital-cost, ...) describe owned hardware: add --ownership.");
+            if (r.GetValue(ownership))
+            {
+                var baseline = OwnershipAssumptions.Scenarios[r.GetValue(scenario)!];
+                var assumptions = baseline with
+                {
+                    ClusterGpus = r.GetValue(clusterGpus) ?? baseline.ClusterGpus,
+                    CapitalCost = r.GetValue(capital) is { } cc ? Quantity.Parse(cc, "--capital-cost") : baseline.CapitalCost,
+                    AmortisationYears = r.GetValue(amortisation) ?? baseline.AmortisationYears,
+                    OperatingCost = r.GetValue(operating) is { } oc ? Quantity.Parse(oc, "--operating-cost") : baseline.OperatingCost,
+                    OperatingYears = r.GetValue(operatingYears) ?? baseline.OperatingYears,
+                    Utilisation = r.GetValue(utilisation) ?? baseline.Utilisation,
+                    Source = ownFlags ? $"{r.GetValue(scenario)} with the flags given: " + baseline.Source : baseline.Source,
+                };
+                assumptions.Validate();
+                double runHours = inputs.GpuHours
+                    ?? (inputs.Mfu is { } m ? inputs.Cost.GpuHours(inputs.Tokens, inputs.PeakFlops!.Value, m)
+                    : throw new UsageException("--ownership prices a run: give its --gpu-hours, or --mfu to project them."));
+                inputs = inputs with { Ownership = new OwnershipCost(assumptions, runHours, inputs.Price) };
+            }
             stdout.WriteLine(r.GetValue(json) ? Report(inputs).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : Text(inputs));
             return CliRunner.Ok;
         }));
@@ -146,6 +181,24 @@ internal static class CostCommand
             };
         }
         if (DeepSeekV3Report.Describes(x.Config)) report["deepseek_v3_report"] = V3Report(x);
+        if (x.Ownership is { } o)
+            report["ownership"] = new JsonObject
+            {
+                ["source"] = o.Assumptions.Source,
+                ["cluster_gpus"] = o.Assumptions.ClusterGpus,
+                ["capital_cost"] = o.Assumptions.CapitalCost,
+                ["amortisation_years"] = o.Assumptions.AmortisationYears,
+                ["operating_cost"] = o.Assumptions.OperatingCost,
+                ["operating_years"] = o.Assumptions.OperatingYears,
+                ["utilisation"] = o.Assumptions.Utilisation,
+                ["cost_per_year"] = o.TotalPerYear,
+                ["useful_gpu_hours_per_year"] = o.UsefulGpuHoursPerYear,
+                ["effective_price_per_gpu_hour"] = o.EffectivePricePerGpuHour,
+                ["run_gpu_hours"] = o.RunGpuHours,
+                ["rental_dollars"] = o.RentalDollars,
+                ["ownership_dollars"] = o.OwnershipDollars,
+                ["share_of_cluster_year"] = o.ShareOfClusterYear,
+            };
         return report;
     }
 
@@ -246,7 +299,19 @@ internal static class CostCommand
             lines.Add($"{Hours(spent)} GPU-hours: implied MFU {Percent(c.ImpliedMfu(x.Tokens, spent, x.PeakFlops!.Value))} "
                 + $"({c.AchievedFlopsPerGpu(x.Tokens, spent) / 1e12:F1} TFLOP/s per GPU), {Dollars(spent * x.Price)} at ${x.Price:0.##}/GPU-hour{Days(spent, x.Gpus)}");
         if (DeepSeekV3Report.Describes(x.Config)) lines.AddRange(V3Lines(x));
+        if (x.Ownership is { } o) lines.AddRange(OwnershipLines(o));
         return string.Join(Environment.NewLine, lines);
+    }
+
+    private static IEnumerable<string> OwnershipLines(OwnershipCost o)
+    {
+        var a = o.Assumptions;
+        yield return $"owning instead of renting ({a.Source ?? "the flags given"}):";
+        yield return $"  cluster: {a.ClusterGpus:N0} GPUs, {Dollars(a.CapitalCost)} of servers written off over {a.AmortisationYears:0.#} years = {Dollars(o.CapitalPerYear)}/year; "
+            + $"operating {Dollars(a.OperatingCost)} over {a.OperatingYears:0.#} years = {Dollars(o.OperatingPerYear)}/year; total {Dollars(o.TotalPerYear)}/year";
+        yield return $"  useful GPU-hours per year at {Percent(a.Utilisation)} utilisation: {Hours(o.UsefulGpuHoursPerYear)}; effective cost ${o.EffectivePricePerGpuHour:0.00}/GPU-hour";
+        yield return $"  this run, {Hours(o.RunGpuHours)} GPU-hours: rented {Dollars(o.RentalDollars)} at ${o.RentalPricePerGpuHour:0.##}/GPU-hour, owned {Dollars(o.OwnershipDollars)} "
+            + $"at ${o.EffectivePricePerGpuHour:0.00}/GPU-hour; {Percent(o.ShareOfClusterYear)} of a year of the cluster, which costs {Dollars(o.YearOfClusterDollars)} a year whatever runs on it";
     }
 
     private static IEnumerable<string> BreakdownLines(ModelConfig config, TokenFlops f)
@@ -306,7 +371,7 @@ internal static class CostCommand
 
     private static string Hours(double h) => h >= 1e6 ? $"{h / 1e6:0.###}M" : h >= 1e3 ? $"{h / 1e3:0.#}K" : $"{h:0.#}";
 
-    private static string Dollars(double d) => d >= 1e6 ? $"${d / 1e6:0.000}M" : d >= 1e3 ? $"${d / 1e3:0.0}K" : $"${d:0.00}";
+    private static string Dollars(double d) => d >= 1e9 ? $"${d / 1e9:0.000}B" : d >= 1e6 ? $"${d / 1e6:0.000}M" : d >= 1e3 ? $"${d / 1e3:0.0}K" : $"${d:0.00}";
 
     private static string Days(double hours, int? gpus) => gpus is { } n ? $", {hours / n / 24:0.0} days on {n} GPUs" : "";
 }

@@ -160,3 +160,46 @@ public class CostCommandTests
         Assert.Contains("--tokens", missing.Err);
     }
 }
+
+/// <summary><c>cost --ownership</c>: the run priced on owned hardware beside the rental price.</summary>
+public sealed class CostOwnershipTests
+{
+    [Fact]
+    public void TheAnalystsScenarioPricesDeepSeekV3sPretrainingBothWays()
+    {
+        var (code, output, err) = CliTestHost.Run("cost", "--preset", "deepseek-v3", "--tokens", "14.8T", "--gpu", "h800", "--gpu-hours", "2.664M", "--ownership", "--json");
+        Assert.True(code == 0, err);
+        var o = System.Text.Json.Nodes.JsonNode.Parse(output)!["ownership"]!;
+        // $1.6B / 4 years + $944M / 4 years = $636M a year, over 50,000 GPUs × 8,766 h × 80% = 350.64M useful GPU-hours.
+        Assert.Equal(636e6, o["cost_per_year"]!.GetValue<double>(), 1);
+        Assert.Equal(50_000 * 365.25 * 24 * 0.8, o["useful_gpu_hours_per_year"]!.GetValue<double>(), 1);
+        Assert.Equal(636e6 / (50_000 * 365.25 * 24 * 0.8), o["effective_price_per_gpu_hour"]!.GetValue<double>(), 9);
+        Assert.Equal(2.664e6 * 2, o["rental_dollars"]!.GetValue<double>(), 1);
+        Assert.Equal(2.664e6 * 636e6 / (50_000 * 365.25 * 24 * 0.8), o["ownership_dollars"]!.GetValue<double>(), 1);
+        Assert.Equal(2.664e6 / (50_000 * 365.25 * 24 * 0.8), o["share_of_cluster_year"]!.GetValue<double>(), 9);
+        Assert.Contains("SemiAnalysis", o["source"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void FlagsOverrideTheScenarioAndTheTextSaysSo()
+    {
+        var (code, output, err) = CliTestHost.Run("cost", "--preset", "deepseek-v3", "--tokens", "14.8T", "--gpu", "h800", "--gpu-hours", "2.664M",
+            "--ownership", "--cluster-gpus", "2048", "--capital-cost", "400M", "--amortisation-years", "5", "--operating-cost", "20M", "--operating-years", "1", "--utilisation", "1");
+        Assert.True(code == 0, err);
+        // ($80M + $20M) a year over 2,048 × 8,766 GPU-hours: $5.57/GPU-hour.
+        Assert.Contains($"effective cost ${100e6 / (2048 * 365.25 * 24):0.00}/GPU-hour", output);
+        Assert.Contains("analysts-2025 with the flags given", output);
+    }
+
+    [Theory]
+    [InlineData("--ownership prices a run", "--ownership")]
+    [InlineData("--utilisation must be in (0, 1]", "--ownership", "--gpu-hours", "1M", "--utilisation", "0")]
+    [InlineData("add --ownership", "--gpu-hours", "1M", "--cluster-gpus", "10")]
+    public void BadOwnershipInputIsOneLine(string expected, params string[] flags)
+    {
+        var (code, _, err) = CliTestHost.Run(["cost", "--preset", "deepseek-v3", "--tokens", "1T", "--gpu", "h800", .. flags]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+}
