@@ -27,8 +27,17 @@ internal static class SafetensorsIndex
             throw Bad(indexPath, $"is {fileLength} bytes, over the {MaxIndexBytes}-byte limit for an index");
         using var document = ParseJson(indexPath, File.ReadAllBytes(indexPath));
         var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
-            throw Bad(indexPath, "has no \"weight_map\" object");
+        JsonElement map;
+        try
+        {
+            // Looking a property up unescapes every name on the way, so a lone surrogate in any key throws here too.
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("weight_map", out map) || map.ValueKind != JsonValueKind.Object)
+                throw Bad(indexPath, "has no \"weight_map\" object");
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Bad(indexPath, $"has a key that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
+        }
 
         string folder = Path.GetDirectoryName(indexPath)!;
         var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);

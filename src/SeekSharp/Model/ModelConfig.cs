@@ -158,6 +158,9 @@ public sealed record ModelConfig
     }
 
     /// <summary>Throws a <see cref="ConfigException"/> for the first inconsistent or unsupported value.</summary>
+    /// <summary>The most decoder layers, and separately MTP modules, a config may declare: far past any real model (V3: 61 + 1).</summary>
+    public const int MaxLayers = 4096;
+
     public void Validate(string source = "config")
     {
         void Fail(string message) => throw new ConfigException($"{source}: {message}");
@@ -193,6 +196,9 @@ public sealed record ModelConfig
         if (!(RmsNormEps > 0)) Fail($"rms_norm_eps must be positive, got {RmsNormEps}.");
         if (!(RopeTheta > 0)) Fail($"rope_theta must be positive, got {RopeTheta}.");
         if (NumNextnPredictLayers < 0) Fail($"num_nextn_predict_layers must be 0 or more, got {NumNextnPredictLayers}.");
+        // Layer counts far past any real model (V3 has 61 + 1) would overflow the loops and tables sized by them.
+        if (NumHiddenLayers > MaxLayers || NumNextnPredictLayers > MaxLayers)
+            Fail($"num_hidden_layers ({NumHiddenLayers}) and num_nextn_predict_layers ({NumNextnPredictLayers}) must each be at most {MaxLayers}.");
         if (FirstKDenseReplace < 0) Fail($"first_k_dense_replace must be 0 or more, got {FirstKDenseReplace}.");
         if (MoeLayerFreq <= 0) Fail($"moe_layer_freq must be positive, got {MoeLayerFreq}.");
         if (AttentionBias) Fail("attention_bias = true is not supported: DeepSeek's projections have no bias.");

@@ -54,6 +54,26 @@ public sealed class FuzzRegressionTests : IDisposable
     }
 
     [Fact]
+    public void IndexWithALoneSurrogateInATopLevelKeyIsACheckpointError()
+    {
+        // Found by a 30,000-input run: looking up "weight_map" unescapes the keys before it, and a bad one threw.
+        Write("i0/model.safetensors.index.json", $"{{\"metadata\": \" \", \"weight_{Lone}map\": {{\"t0.weight\": \"model-1.safetensors\"}}}}");
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Open(Path.Combine(_dir, "i0")));
+        Assert.Contains("UTF-16", e.Message);
+    }
+
+    [Fact]
+    public void ALayerCountPastAnyModelIsAConfigError()
+    {
+        // Found by a 30,000-input run: num_nextn_predict_layers near 2^31 overflowed the layer loop in validation.
+        var config = File.ReadAllText(Path.Combine(TestUtil.DataDir, "golden", "v3_yarn_f32", "config.json"));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(config)!;
+        node["num_nextn_predict_layers"] = 2147483640;
+        var e = Assert.Throws<ConfigException>(() => ModelConfig.Load(Write("c/config.json", node.ToJsonString())));
+        Assert.Contains("at most", e.Message);
+    }
+
+    [Fact]
     public void IndexWithALoneSurrogateIsACheckpointError()
     {
         Write("i1/model.safetensors.index.json", $"{{\"weight_map\": {{\"{Lone}\": \"model-1.safetensors\"}}}}");
