@@ -25,5 +25,6 @@ internal static class CommandCatalog
         yield return CostCommand.Create(stdout, stderr);
         yield return PlotCommand.Create(stdout, stderr);
         yield return MpiCheckCommand.Create(stdout, stderr);
+        yield return PlanCommand.Create(stdout, stderr);
     }
 }
