@@ -13,12 +13,7 @@ internal static class OpenMpiJob
     /// <summary>Runs <c>mpirun -np <paramref name="ranks"/> seeksharp ARGS</c> and returns its exit code and output.</summary>
     public static (int Code, string Out, string Err) Run(int ranks, params string[] args)
     {
-        string cli = typeof(SeekSharp.Cli.Program).Assembly.Location;
-        var psi = new ProcessStartInfo(Mpirun.Value) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", cli }) psi.ArgumentList.Add(a);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";   // containers often forbid the ptrace-based copy
-        using var process = Process.Start(psi)!;
+        using var process = Start(ranks, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
@@ -28,6 +23,37 @@ internal static class OpenMpiJob
         }
         process.WaitForExit();
         return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the job with its output redirected; the caller reads it and waits.</summary>
+    public static Process Start(int ranks, params string[] args)
+    {
+        string cli = typeof(SeekSharp.Cli.Program).Assembly.Location;
+        var psi = new ProcessStartInfo(Mpirun.Value) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", cli }) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";   // containers often forbid the ptrace-based copy
+        return Process.Start(psi)!;
+    }
+
+    /// <summary>The process ids of the job's ranks (children of mpirun running the CLI), by rank, from /proc.</summary>
+    public static Dictionary<int, int> RankProcesses(string marker)
+    {
+        var ranks = new Dictionary<int, int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            try
+            {
+                string cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (!cmdline.Contains("SeekSharp.Cli.dll", StringComparison.Ordinal) || !cmdline.Contains(marker, StringComparison.Ordinal)) continue;
+                foreach (var entry in File.ReadAllText(Path.Combine(dir, "environ")).Split('\0'))
+                    if (entry.StartsWith("OMPI_COMM_WORLD_RANK=", StringComparison.Ordinal)) ranks[int.Parse(entry["OMPI_COMM_WORLD_RANK=".Length..])] = pid;
+            }
+            catch (IOException) { }                    // the process ended while we looked
+            catch (UnauthorizedAccessException) { }
+        }
+        return ranks;
     }
 
     private static string FindOrInstall()
