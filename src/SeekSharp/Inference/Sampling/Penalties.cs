@@ -28,8 +28,10 @@ internal static class Penalties
             if (c == 0) continue;                 // a later occurrence of a token already penalised
             counts[id] = 0;
             float l = logits[id];
+            if (!float.IsFinite(l)) continue;      // −∞ (masked) stays; +∞ does not reach here (forced tokens become 0 or −∞)
             l = l > 0 ? l / theta : l * theta;
-            logits[id] = l - (c * frequency + presence);
+            // A huge logit must not overflow to ±∞ under a penalty: it saturates at float's range, still a candidate.
+            logits[id] = Math.Clamp(l - (c * frequency + presence), float.MinValue, float.MaxValue);
         }
     }
 }
