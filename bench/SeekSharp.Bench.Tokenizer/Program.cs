@@ -128,7 +128,8 @@ public static class Program
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    private static string FindRepoRoot()
+    /// <summary>The checkout the bench runs from: the first folder above the program that holds SeekSharp.sln.</summary>
+    public static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "SeekSharp.sln")))

@@ -42,6 +42,7 @@ internal static class LlamaBench
         if (BenchArgs.Get(args, "--model") is { } dir)
         {
             model = ModelLoader.Load(dir);
+            if (type.ToQuantType() is { } q) ModelQuantizer.Quantize(model, q);
             what = dir;
             tokenizerDir = dir;
         }
@@ -51,7 +52,6 @@ internal static class LlamaBench
             model = RandomModel(Presets.Get(what), type);
             tokenizerDir = TokenizerFor(model.Config.VocabSize);
         }
-        if (BenchArgs.Get(args, "--model") is not null && type.ToQuantType() is { } q) ModelQuantizer.Quantize(model, q);
         Console.Error.WriteLine($"model ready in {sw.Elapsed.TotalSeconds:F1} s");
 
         var r = Compare(model, tokenizerDir, type, threads, rounds, [new DecodeCase(prompt, generate)]);
@@ -171,10 +171,5 @@ internal static class LlamaBench
         return SeekSharp.Tokenization.Tokenizer.Load(main).VocabSize <= vocabSize ? main : tiny;
     }
 
-    public static string RepoRoot()
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "SeekSharp.sln"))) root = root.Parent;
-        return root?.FullName ?? throw new InvalidOperationException("cannot find the repository root (SeekSharp.sln)");
-    }
+    public static string RepoRoot() => SeekSharp.Bench.Tokenizer.Program.FindRepoRoot();
 }

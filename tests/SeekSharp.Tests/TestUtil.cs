@@ -49,4 +49,34 @@ internal static class TestUtil
 
     /// <summary>The folder holding the test data copied next to the test assembly.</summary>
     public static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data");
+
+    /// <summary>The checkout the tests run from: the first folder above the test assembly that holds SeekSharp.sln.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "SeekSharp.sln"))) return dir.FullName;
+            throw new InvalidOperationException($"The repository root (SeekSharp.sln) is not above the test assembly ({AppContext.BaseDirectory}).");
+        }
+    }
+
+    /// <summary>The shipped default model, models/default of the checkout.</summary>
+    public static string DefaultModelDir => Path.Combine(RepositoryRoot, "models", "default");
+
+    /// <summary>Runs a setup script of tests/ with sh (10 minutes at most) and returns its exit code and output, for a failure message.</summary>
+    public static string RunSetupScript(string script)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sh", [script]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10))) process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        return $"exit {process.ExitCode}\n{stdout.Result}{stderr.Result}";
+    }
+
+    /// <summary>The first file called <paramref name="name"/> in a folder of $PATH, or null.</summary>
+    public static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
 }

@@ -36,6 +36,7 @@ public sealed class Moe
         public int[] Order = Array.Empty<int>();     // [n·K] slot t·K + k, grouped by expert, by token within an expert
         public Tensor X;                              // [n, d]
         public Tensor[] ExpertOutputs = Array.Empty<Tensor>();  // per expert [count_e, d]
+        public Tensor[] ExpertInputGrads = Array.Empty<Tensor>(); // per expert [count_e, d] ∂L/∂x_e, filled by backward
         public Mlp.Activations[] ExpertActs = Array.Empty<Mlp.Activations>();
         public Mlp.Activations SharedAct = new();
         public bool Saved;
@@ -50,6 +51,7 @@ public sealed class Moe
         if (state.ExpertOutputs.Length != experts)
         {
             state.ExpertOutputs = new Tensor[experts];
+            state.ExpertInputGrads = new Tensor[experts];
             state.ExpertActs = Enumerable.Range(0, experts).Select(_ => new Mlp.Activations()).ToArray();
         }
         state.X = u;
@@ -224,7 +226,7 @@ public sealed class Moe
         bool sideBySide = ManyExperts(ctx.Pool, state.Counts);
         var backward = ExpertBackwardBatch.ForThisThread();
         backward.Items.Clear();
-        var dxs = new Tensor[Experts.Length];                                  // per expert [count_e, d] ∂L/∂x_e
+        var dxs = state.ExpertInputGrads;
         for (int e = 0; e < Experts.Length; e++)
         {
             int count = state.Counts[e];

@@ -30,7 +30,9 @@ public sealed class TrainingRun
     public string Directory { get; }
     public Trainer Trainer { get; }
     /// <summary>This process writes the run's files: always, except on ranks other than 0 of a data-parallel run.</summary>
-    public bool IsWriter => Trainer.Parallel is null || Trainer.Parallel.Rank == 0;
+    public bool IsWriter => Writes(Trainer.Parallel);
+
+    private static bool Writes(DataParallel? parallel) => parallel is null || parallel.Rank == 0;
 
     private TrainingRun(string directory, Trainer trainer, Tokenizer? tokenizer)
     {
@@ -44,7 +46,7 @@ public sealed class TrainingRun
         DataParallel? parallel = null)
     {
         options.Validate();
-        bool writer = parallel is null || parallel.Rank == 0;
+        bool writer = Writes(parallel);
         if (writer && System.IO.Directory.Exists(directory) && System.IO.Directory.EnumerateFileSystemEntries(directory).Any())
             throw new InvalidInputException($"{directory} is not empty: continue it with --resume, or choose a new --out.");
         var data = OpenData(options, model.Config, tokenizer);

@@ -20,7 +20,7 @@ public class LayeringTests
     [MemberData(nameof(Layers))]
     public void ALayerUsesNoLayerAboveIt(string layer, string[] above)
     {
-        string root = RepoRoot();
+        string root = TestUtil.RepositoryRoot;
         var pattern = new Regex($@"\bSeekSharp\.({string.Join("|", above)})\b");
         var offenders = Directory.EnumerateFiles(Path.Combine(root, "src", "SeekSharp", layer), "*.cs", SearchOption.AllDirectories)
             .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, line, i)))
@@ -28,12 +28,5 @@ public class LayeringTests
             .Select(x => $"{Path.GetRelativePath(root, x.f)}:{x.i + 1}: {x.line.Trim()}")
             .ToList();
         Assert.True(offenders.Count == 0, $"{layer} uses a layer above it:\n{string.Join("\n", offenders)}");
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "SeekSharp.sln"))) return dir.FullName;
-        throw new InvalidOperationException("The repository root (SeekSharp.sln) is not above the test assembly.");
     }
 }

@@ -58,31 +58,10 @@ internal static class OpenMpiJob
 
     private static string FindOrInstall()
     {
-        if (Find() is { } found) return found;
-        string script = Path.Combine(RepositoryRoot(), "tests", "setup-openmpi.sh");
-        using (var p = Process.Start(new ProcessStartInfo("sh", [script]) { RedirectStandardOutput = true, RedirectStandardError = true })!)
-        {
-            string log = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            if (Find() is { } installed) return installed;
-            throw new Xunit.Sdk.XunitException($"The multi-process tests need Open MPI and {script} could not install it (apt-get, root or sudo):\n{log}");
-        }
-    }
-
-    private static string? Find()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, "mpirun");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "SeekSharp.sln"))) return dir.FullName;
-        throw new Xunit.Sdk.XunitException($"No SeekSharp.sln above {AppContext.BaseDirectory}, so tests/setup-openmpi.sh cannot be found.");
+        if (TestUtil.FindOnPath("mpirun") is { } found) return found;
+        string script = Path.Combine(TestUtil.RepositoryRoot, "tests", "setup-openmpi.sh");
+        string log = TestUtil.RunSetupScript(script);
+        return TestUtil.FindOnPath("mpirun")
+            ?? throw new Xunit.Sdk.XunitException($"The multi-process tests need Open MPI and {script} could not install it (apt-get, root or sudo):\n{log}");
     }
 }

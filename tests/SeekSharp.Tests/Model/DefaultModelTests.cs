@@ -9,15 +9,7 @@ namespace SeekSharp.Tests.Model;
 [Collection("SEEKSHARP_MODEL")]   // GenerationCommandTests changes the variable; these read it
 public class DefaultModelTests
 {
-    private static string Dir
-    {
-        get
-        {
-            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "SeekSharp.sln"))) return Path.Combine(d.FullName, "models", "default");
-            throw new InvalidOperationException("the repository root (SeekSharp.sln) is not above the test binaries");
-        }
-    }
+    private static string Dir => TestUtil.DefaultModelDir;
 
     [Fact]
     public void TheShippedFolderIsAHuggingFaceModelOfAtMost40MB()

@@ -21,15 +21,7 @@ public class GgufRoundTripTests : IDisposable
     private readonly string _tmp = Directory.CreateTempSubdirectory("seeksharp-ggufrt-").FullName;
     public void Dispose() => Directory.Delete(_tmp, recursive: true);
 
-    internal static string DefaultModel
-    {
-        get
-        {
-            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "SeekSharp.sln"))) return Path.Combine(d.FullName, "models", "default");
-            throw new InvalidOperationException("the repository root (SeekSharp.sln) is not above the test binaries");
-        }
-    }
+    internal static string DefaultModel => TestUtil.DefaultModelDir;
 
     private static float[] Logits(DeepSeekModel model, int[] tokens, bool mtp)
     {

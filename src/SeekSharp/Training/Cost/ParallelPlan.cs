@@ -61,6 +61,7 @@ public sealed record ParallelLayout
 public sealed record ParallelPlan(ModelConfig Config, ParallelLayout Layout, GpuSpec Gpu)
 {
     public IReadOnlyList<StageShare> Stages { get; } = SplitStages(Config, Layout);
+    private readonly CostModel _cost = CostModel.For(Config, Layout.SequenceLength);
 
     /// <summary>One pipeline stage: its layers and its parameters per GPU (routed experts divided by EP).</summary>
     public sealed record StageShare(int Stage, int FirstLayer, int Layers, bool Embedding, bool Head, double NonExpertParameters, double ExpertParameters);
@@ -90,8 +91,8 @@ public sealed record ParallelPlan(ModelConfig Config, ParallelLayout Layout, Gpu
     public double InfiniBandBytesPerStep => Layout.Expert == 1 ? 0 : TokensPerGpu * MoeLayersPerStage * NodesPerToken * BytesPerTokenPerDestination;
     public double NvLinkBytesPerStep => Layout.Expert == 1 ? 0 : TokensPerGpu * MoeLayersPerStage * (Config.NumExpertsPerTok ?? 0) * BytesPerTokenPerDestination;
 
-    public double TrainingFlopsPerStep => TokensPerStep * CostModel.For(Config, Layout.SequenceLength).Training.Total;
-    public double PeakFlops => CostModel.For(Config, Layout.SequenceLength).PeakFlops(Gpu, Gpu.Fp8DenseTflops is null ? PeakPrecision.Bf16 : PeakPrecision.Mixed);
+    public double TrainingFlopsPerStep => TokensPerStep * _cost.Training.Total;
+    public double PeakFlops => _cost.PeakFlops(Gpu, Gpu.Fp8DenseTflops is null ? PeakPrecision.Bf16 : PeakPrecision.Mixed);
     /// <summary>Seconds per step if every GPU ran at its peak with perfect balance.</summary>
     public double ComputeBoundSeconds => TrainingFlopsPerStep / Layout.Gpus / PeakFlops;
     public double InfiniBandBoundSeconds => InfiniBandBytesPerStep / (Layout.InfiniBandGBps * 1e9);
