@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SeekSharp.Distributed;
+using SeekSharp.Formats;
 using SeekSharp.Model;
 using SeekSharp.Tensors;
 using SeekSharp.Tokenization;
@@ -47,11 +48,14 @@ internal static class TrainCommand
         var peakGflops = new Option<double?>("--peak-gflops") { Description = "Float32 GFLOP/s to report MFU against (default: measured with GEMMs at start); a faster step raises it." };
         var parallel = new Option<string>("--parallel") { Description = "none, or dp: data parallel over the processes of an mpirun job (docs/distributed.md).", DefaultValueFactory = _ => "none" };
         parallel.AcceptOnlyFromAmong("none", "dp");
+        var onNonFinite = new Option<string>("--on-nonfinite") { Description = "A NaN or infinite loss or gradient: stop (naming the step; the newest checkpoint is kept), or skip the step and halve the learning rate.", DefaultValueFactory = _ => "stop" };
+        onNonFinite.AcceptOnlyFromAmong("stop", "skip");
+        var maxSkipped = new Option<int>("--max-skipped-steps") { Description = "With --on-nonfinite skip: the most steps skipped before the run stops.", DefaultValueFactory = _ => 5 };
         var command = new Command("train", "Train a DeepSeek-V3-architecture model (MLA, MoE with bias balancing, MTP).")
         {
             config, preset, initFrom, data, chat, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
-            peakGflops, parallel,
+            peakGflops, parallel, onNonFinite, maxSkipped,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
@@ -85,6 +89,7 @@ internal static class TrainCommand
             if (r.GetValue(resume))
             {
                 run = TrainingRun.Resume(dir, pool, r.GetValue(steps), dp);
+                foreach (var skippedCheckpoint in run.SkippedCheckpoints) stderr.WriteLine($"warning: {skippedCheckpoint}; resuming from an earlier one");
                 stderr.WriteLine($"resuming {dir} at step {run.Trainer.Step} of {run.Trainer.Options.Steps}");
             }
             else
@@ -97,6 +102,7 @@ internal static class TrainCommand
                 if (r.GetValue(initFrom) is { } given)
                 {
                     string from = ModelPath.Resolve(given);
+                    CheckpointManifest.Verify(from, checksums: true);   // every byte is read to train anyway
                     model = CliCommon.LoadModel(from, stderr, new ModelLoadOptions { MatrixStorage = ElementType.F32 });
                     if (tok is null && File.Exists(Path.Combine(from, "tokenizer.json"))) tok = Tokenizer.Load(from);
                 }
@@ -143,6 +149,8 @@ internal static class TrainCommand
                     DataPath = Path.GetFullPath((r.GetValue(data) ?? r.GetValue(chat))!),
                     ChatData = r.GetValue(chat) is not null,
                     PeakGflops = r.GetValue(peakGflops) ?? 0,
+                    OnNonFinite = r.GetValue(onNonFinite) == "skip" ? NonFinitePolicy.Skip : NonFinitePolicy.Stop,
+                    MaxSkippedSteps = r.GetValue(maxSkipped),
                 };
                 run = TrainingRun.Start(dir, model, tok, options, pool, dp);
                 stderr.WriteLine($"training {dir}: {run.Trainer.Data.TrainTokens:N0} training tokens, {run.Trainer.Data.ValidationTokens:N0} held out");

@@ -33,7 +33,8 @@ internal static class TrainingProgress
             long every = Math.Max(1, t.Options.Steps / 100);
             run.Run(new CliCommon.SyncProgress<StepMetrics>(m =>
             {
-                if (m.Step % every == 0 || m.Step == t.Options.Steps || m.ValLoss is not null) stderr.WriteLine(Line(m, t.Options.Steps));
+                if (m.Skipped is not null) stderr.WriteLine($"step {m.Step}/{t.Options.Steps} skipped: {m.Skipped}");
+                else if (m.Step % every == 0 || m.Step == t.Options.Steps || m.ValLoss is not null) stderr.WriteLine(Line(m, t.Options.Steps));
             }), ct);
             return;
         }
@@ -48,6 +49,7 @@ internal static class TrainingProgress
                 run.Run(new CliCommon.SyncProgress<StepMetrics>(m =>
                 {
                     task.Value = m.Step;
+                    if (m.Skipped is not null) console.MarkupLine(Markup.Escape($"step {m.Step}/{t.Options.Steps} skipped: {m.Skipped}"));
                     task.Description = Markup.Escape(Line(m, t.Options.Steps));
                 }), ct);
             });

@@ -15,7 +15,9 @@ public static class Checkpoint
     /// <item>otherwise every <c>*.safetensors</c> file in the folder (not in subfolders), in ordinal name order, e.g.
     /// DeepSeek's converted <c>model0-mp1.safetensors</c>.</item>
     /// </list>
-    /// Across several files every tensor name must appear once, and an index must agree with its shards.
+    /// Across several files every tensor name must appear once, and an index must agree with its shards. A folder with a
+    /// <see cref="CheckpointManifest"/> (what a training run writes) must match it in file names and sizes, a check that
+    /// reads no data; SHA-256s are checked where the whole checkpoint is read anyway (resuming and fine-tuning).
     /// <paramref name="progress"/> hears after each file is opened; cancelling stops between files and closes
     /// everything opened so far.
     /// </summary>
@@ -33,6 +35,7 @@ public static class Checkpoint
         }
         if (!Directory.Exists(path))
             throw new CheckpointException($"{path}: no such file or folder");
+        CheckpointManifest.Verify(path, checksums: false, cancellationToken);
 
         string single = Path.Combine(path, "model.safetensors");
         if (File.Exists(single))

@@ -2,7 +2,8 @@ using System.Text.Json.Serialization;
 
 namespace SeekSharp.Training;
 
-/// <summary>One line of a run's metrics.jsonl: what happened at one optimiser step.</summary>
+/// <summary>One line of a run's metrics.jsonl: what happened at one optimiser step (a skipped step's NaN or infinite loss is written "NaN", "Infinity").</summary>
+[JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 public sealed record StepMetrics
 {
     [JsonPropertyName("step")] public long Step { get; init; }
@@ -25,4 +26,6 @@ public sealed record StepMetrics
     [JsonPropertyName("val_loss")] public double? ValLoss { get; init; }
     [JsonPropertyName("val_loss_main")] public double? ValLossMain { get; init; }
     [JsonPropertyName("val_loss_mtp")] public double? ValLossMtp { get; init; }
+    /// <summary>Set when the step was skipped for a NaN or infinity (<see cref="NonFinitePolicy.Skip"/>): what was not finite.</summary>
+    [JsonPropertyName("skipped"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Skipped { get; init; }
 }

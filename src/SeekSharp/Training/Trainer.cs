@@ -28,6 +28,13 @@ public sealed class Trainer
     /// <summary>Steps completed.</summary>
     public long Step { get; private set; }
     public long TokensSeen { get; private set; }
+    /// <summary>Steps skipped for a NaN or infinite loss or gradient (<see cref="NonFinitePolicy.Skip"/>), over the whole run.</summary>
+    public int SkippedSteps { get; private set; }
+    /// <summary>
+    /// What the schedule's learning rate is multiplied by: halved by every skipped step, for the rest of the run (a
+    /// step that overflowed once is likely to again at the same rate). 1 when nothing was skipped.
+    /// </summary>
+    public double LearningRateScale => Math.Pow(0.5, SkippedSteps);
     /// <summary>Seconds spent in training steps, over the whole run (resumed runs included).</summary>
     public double ElapsedSeconds => _elapsedBefore;
     /// <summary>
@@ -92,7 +99,9 @@ public sealed class Trainer
         Model.Forward(_ctx, tokens, layout, _state, new ForwardRequest { RunMtp = RunMtp });
         var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, targetMask: mask, normalizer: normalizer);
         if (Parallel is not null) loss = Parallel.AllReduceLoss(loss, normalizer!.MainTargets);
-        if (!double.IsFinite(loss.Total)) throw new TrainingDivergedException($"The loss is {loss.Total} at step {Step + 1}; lower --lr or check the data.");
+        double lr = Options.Schedule.At(Step) * LearningRateScale;
+        if (!double.IsFinite(loss.Total))
+            return NonFinite(global.Rows, loss, lr, $"the loss is {loss.Total} (main {loss.Main}, MTP {loss.Mtp}, balance {loss.Balance})");
         Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance);
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
         if (Parallel is not null)
@@ -100,8 +109,13 @@ public sealed class Trainer
             Parallel.AllReduceGradients(Optimizer.Parameters);
             balance = Parallel.AllReduceLoads(balance);
         }
-        double lr = Options.Schedule.At(Step);
-        double norm = Optimizer.Step(Pool, lr);
+        double norm;
+        try { norm = Optimizer.Step(Pool, lr); }   // throws before changing anything when the norm is not finite
+        catch (TrainingDivergedException)
+        {
+            var (name, value) = FirstNonFiniteGradient();
+            return NonFinite(global.Rows, loss, lr, $"the gradient norm is {Optimizer.GradientNorm()} (the first non-finite gradient: {value} in {name})");
+        }
         ExpertBiasBalancer.Update(Model, balance, Options.BiasUpdateSpeed);
         Step++;
         TokensSeen += global.Rows;
@@ -127,6 +141,45 @@ public sealed class Trainer
         };
     }
 
+    // A step whose loss or gradients are NaN or infinite, before any weight, moment or expert bias changed. Stop: a
+    // TrainingDivergedException naming the step and what was not finite. Skip: the batch is passed over, the step counts,
+    // and the learning rate is halved from the next step on; past MaxSkippedSteps skips the run stops as with Stop.
+    private StepMetrics NonFinite(int rows, LossResult loss, double lr, string what)
+    {
+        long step = Step + 1;
+        if (Options.OnNonFinite == NonFinitePolicy.Stop)
+            throw new TrainingDivergedException($"Step {step}: {what}; stopped (--on-nonfinite stop). Lower --lr, or check the data.");
+        if (SkippedSteps >= Options.MaxSkippedSteps)
+            throw new TrainingDivergedException($"Step {step}: {what}; stopped, {SkippedSteps} steps were skipped already (--max-skipped-steps {Options.MaxSkippedSteps}).");
+        SkippedSteps++;
+        Step++;
+        TokensSeen += rows;
+        double seconds = _clock.Elapsed.TotalSeconds;
+        _elapsedBefore += seconds;
+        return new StepMetrics
+        {
+            Step = Step,
+            Tokens = TokensSeen,
+            Loss = loss.Total,
+            LossMain = loss.Main,
+            LossMtp = loss.Mtp,
+            LossBalance = loss.Balance,
+            LearningRate = lr,
+            GradNorm = double.NaN,
+            TokensPerSecond = rows / seconds,
+            ElapsedSeconds = _elapsedBefore,
+            Skipped = $"{what}; the learning rate is now × {LearningRateScale:G3} ({SkippedSteps} of at most {Options.MaxSkippedSteps} skips)",
+        };
+    }
+
+    private (string Name, float Value) FirstNonFiniteGradient()
+    {
+        foreach (var p in Optimizer.Parameters)
+            foreach (var g in p.Grad!)
+                if (!float.IsFinite(g)) return (p.Name, g);
+        return ("no single element (their squares overflowed the sum)", float.NaN);
+    }
+
     /// <summary>Mean losses over the fixed validation batches (no gradients); null when the split is empty.</summary>
     public LossResult? Evaluate()
     {
@@ -147,9 +200,9 @@ public sealed class Trainer
     // ------------------------------------------------------------------ state
 
     private const string Magic = "SeekSharp training state";
-    private const int Version = 1;
+    private const int Version = 2;   // 2 added the skipped-step count; version 1 (none skipped) still reads
 
-    /// <summary>Step, tokens, data cursor and optimiser moments: with the weights, everything a resumed run needs.</summary>
+    /// <summary>Step, tokens, skipped steps, data cursor and optimiser moments: with the weights, everything a resumed run needs.</summary>
     public void SaveState(Stream stream)
     {
         using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
@@ -158,6 +211,7 @@ public sealed class Trainer
         w.Write(Step);
         w.Write(TokensSeen);
         w.Write(_elapsedBefore);
+        w.Write(SkippedSteps);
         _cursor.Write(w);
         Optimizer.Save(w);
     }
@@ -169,10 +223,12 @@ public sealed class Trainer
         {
             if (r.ReadString() != Magic) throw new CheckpointException($"{source} is not a SeekSharp training state.");
             int version = r.ReadInt32();
-            if (version != Version) throw new CheckpointException($"{source} is a version {version} training state; this SeekSharp reads version {Version}.");
+            if (version is < 1 or > Version) throw new CheckpointException($"{source} is a version {version} training state; this SeekSharp reads versions 1 to {Version}.");
             Step = r.ReadInt64();
             TokensSeen = r.ReadInt64();
             _elapsedBefore = r.ReadDouble();
+            SkippedSteps = version >= 2 ? r.ReadInt32() : 0;
+            if (SkippedSteps < 0) throw new CheckpointException($"{source} records {SkippedSteps} skipped steps.");
             _cursor = DataCursor.Read(r);
             Optimizer.Load(r);
         }

@@ -2,6 +2,15 @@ using System.Text.Json.Serialization;
 
 namespace SeekSharp.Training;
 
+/// <summary>What a training step does when its loss or gradients hold a NaN or an infinity.</summary>
+public enum NonFinitePolicy
+{
+    /// <summary>Stop the run with a <see cref="TrainingDivergedException"/> naming the step and what was not finite; the newest checkpoint is kept.</summary>
+    Stop,
+    /// <summary>Leave the weights, moments and expert biases as they were, halve the learning rate for the rest of the run, and go on.</summary>
+    Skip,
+}
+
 /// <summary>Everything that defines a training run; saved as run.json so that --resume continues the same run.</summary>
 public sealed record TrainingOptions
 {
@@ -30,6 +39,10 @@ public sealed record TrainingOptions
     /// runs faster raises the peak (<see cref="MfuMeter"/>).
     /// </summary>
     public double PeakGflops { get; init; }
+    /// <summary>What a step whose loss or gradients hold a NaN or infinity does (docs/training.md, "NaN and infinity").</summary>
+    public NonFinitePolicy OnNonFinite { get; init; } = NonFinitePolicy.Stop;
+    /// <summary>With <see cref="NonFinitePolicy.Skip"/>: the most steps a run skips; the next non-finite step stops it.</summary>
+    public int MaxSkippedSteps { get; init; } = 5;
 
     public void Validate()
     {
@@ -40,6 +53,8 @@ public sealed record TrainingOptions
         if (EvalEvery < 0 || SaveEvery < 0) throw new InvalidInputException("--eval-every and --save-every must be 0 or more.");
         if (KeepCheckpoints < 1) throw new InvalidInputException($"--keep must be at least 1, got {KeepCheckpoints}.");
         if (!(PeakGflops >= 0) || double.IsInfinity(PeakGflops)) throw new InvalidInputException($"--peak-gflops must be positive, got {PeakGflops}.");
+        if (MaxSkippedSteps < 0) throw new InvalidInputException($"--max-skipped-steps must be 0 or more, got {MaxSkippedSteps}.");
+        if (!Enum.IsDefined(OnNonFinite)) throw new InvalidInputException($"--on-nonfinite must be stop or skip, got {OnNonFinite}.");
         if (string.IsNullOrEmpty(DataPath)) throw new InvalidInputException("A training run needs --data or --chat.");
         Schedule.Validate();
         Optimizer.Validate();
