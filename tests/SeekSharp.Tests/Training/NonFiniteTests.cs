@@ -17,14 +17,17 @@ public class NonFiniteTests : IDisposable
     private readonly string _tmp = Directory.CreateTempSubdirectory("seeksharp-nonfinite-").FullName;
     public void Dispose() => Directory.Delete(_tmp, recursive: true);
 
-    private string[] Args(string dir, params string[] more)
+    private string Data()
     {
         var data = Path.Combine(_tmp, "data.txt");
         if (!File.Exists(data)) File.WriteAllText(data, string.Concat(Enumerable.Range(0, 300).Select(i => $"Row {i}: a multi-token prediction depth of {i % 3}.\n")));
-        return ["train", "--preset", "tiny", "--data", data, "--out", dir, "--steps", "8", "--batch-size", "2", "--seq-len", "32", "--save-every", "1",
+        return data;
+    }
+
+    private string[] Args(string dir, params string[] more) =>
+        ["train", "--preset", "tiny", "--data", Data(), "--out", dir, "--steps", "8", "--batch-size", "2", "--seq-len", "32", "--save-every", "1",
             "--keep", "10", "--eval-every", "0", "--seed", "3", "--threads", "2", "--lr", "1e30", "--schedule", "constant", "--warmup", "0",
             "--peak-gflops", "1", .. more];
-    }
 
     private static string Checkpoint(string dir, int step) => Path.Combine(dir, "checkpoints", $"step-{step:D8}");
 
@@ -75,6 +78,32 @@ public class NonFiniteTests : IDisposable
         Assert.Contains("resuming", resumed.Err);
         Assert.Contains("error: Step 5: the gradient norm is NaN", resumed.Err);
         Assert.Contains("3 steps were skipped already", resumed.Err);
+    }
+
+    [Fact]
+    public void AVersion1TrainingStateWithoutTheSkipCountStillLoads()
+    {
+        using var pool = new SeekSharp.Tensors.WorkerPool(2);
+        var model = SeekSharp.Model.DeepSeekModel.Create(SeekSharp.Model.Presets.Get("tiny") with { VocabSize = 300 });
+        SeekSharp.Model.ModelInitializer.Initialize(model, 5);
+        var options = new TrainingOptions { Steps = 2, BatchSize = 2, SeqLen = 32, EvalEvery = 0, DataPath = Data() };
+        var run = TrainingRun.Start(Path.Combine(_tmp, "v1"), model, null, options, pool);
+        run.Run();
+        var v2 = new MemoryStream();
+        run.Trainer.SaveState(v2);
+        byte[] bytes = v2.ToArray();
+        // Version 1: the same fields without the skip count (an int after step, tokens and seconds).
+        int versionAt = 1 + "SeekSharp training state".Length, skippedAt = versionAt + 4 + 8 + 8 + 8;
+        Assert.Equal(2, BitConverter.ToInt32(bytes, versionAt));
+        byte[] v1 = [.. bytes[..versionAt], .. BitConverter.GetBytes(1), .. bytes[(versionAt + 4)..skippedAt], .. bytes[(skippedAt + 4)..]];
+        run.Trainer.LoadState(new MemoryStream(v1), "v1");
+        Assert.Equal(2, run.Trainer.Step);
+        Assert.Equal(0, run.Trainer.SkippedSteps);
+        var again = new MemoryStream();
+        run.Trainer.SaveState(again);
+        Assert.Equal(bytes, again.ToArray());
+        Assert.Contains("version 3 training state", Assert.Throws<SeekSharp.CheckpointException>(() =>
+            run.Trainer.LoadState(new MemoryStream([.. bytes[..versionAt], .. BitConverter.GetBytes(3), .. bytes[(versionAt + 4)..]]), "v3")).Message);
     }
 
     [Fact]
