@@ -61,8 +61,9 @@ public sealed record CheckpointManifest
 
     /// <summary>
     /// What is wrong with <paramref name="folder"/> by its manifest, or null when it verifies: a listed file missing or of
-    /// another size, an unlisted file, or with <paramref name="checksums"/> a SHA-256 that differs; an unreadable manifest is
-    /// wrong too. A folder without a manifest gives null (nothing to check: see <see cref="Exists"/>).
+    /// another size, or with <paramref name="checksums"/> a SHA-256 that differs; an unreadable manifest is wrong too.
+    /// Files the manifest does not list are allowed (a tokenizer or a README copied in later), and not checked. A folder
+    /// without a manifest gives null (nothing to check: see <see cref="Exists"/>).
     /// </summary>
     public static string? Problem(string folder, bool checksums, CancellationToken cancellationToken = default)
     {
@@ -84,9 +85,6 @@ public sealed record CheckpointManifest
             long size = new FileInfo(file).Length;
             if (size != e.Size) return $"{e.Name} has {size:N0} bytes, the manifest says {e.Size:N0}";
         }
-        var listed = manifest.Files.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
-        if (Directory.EnumerateFiles(folder).Select(Path.GetFileName).FirstOrDefault(n => n != FileName && !listed.Contains(n!)) is { } extra)
-            return $"{extra} is not in the manifest";
         if (!checksums) return null;
         foreach (var e in manifest.Files)
         {
