@@ -56,7 +56,9 @@ public sealed class Trainer
             if (p.Data is null) p.ConvertTo(SeekSharp.Tensors.Weights.WeightFormat.F32);
             p.EnsureGrad();
         }
-        Optimizer = new Optimizer(model, options.Optimizer);
+        // Expert parallel: the optimiser runs unclipped; ExpertParallel.Step clips by the norm over every rank's experts.
+        Optimizer = new Optimizer(model, parallel?.Experts is null ? options.Optimizer : options.Optimizer with { GradClip = 0 });
+        parallel?.Experts?.Attach(model, Optimizer);
         _ctx = new ForwardContext(pool) { SaveActivations = true };
         _evalCtx = _ctx.WithSaveActivations(false);
         _state = model.CreateState();
@@ -97,11 +99,12 @@ public sealed class Trainer
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
         if (Parallel is not null)
         {
-            Parallel.AllReduceGradients(Optimizer.Parameters);
+            if (Parallel.Experts is { } ep) ep.ReduceGradients(Parallel);
+            else Parallel.AllReduceGradients(Optimizer.Parameters);
             balance = Parallel.AllReduceLoads(balance);
         }
         double lr = Options.Schedule.At(Step);
-        double norm = Optimizer.Step(Pool, lr);
+        double norm = Parallel?.Experts is { } experts ? experts.Step(Optimizer, Pool, lr, Options.Optimizer.GradClip) : Optimizer.Step(Pool, lr);
         ExpertBiasBalancer.Update(Model, balance, Options.BiasUpdateSpeed);
         Step++;
         TokensSeen += global.Rows;
@@ -126,6 +129,12 @@ public sealed class Trainer
             ExpertLoad = balance.Select(b => { double sum = b.Loads.Sum(); return b.Loads.Select(l => sum == 0 ? 0 : l / sum).ToArray(); }).ToArray(),
         };
     }
+
+    /// <summary>
+    /// With expert parallelism, copies every expert's weights and moments from its owner to every rank (a collective:
+    /// all ranks call it), so that the model can be evaluated and saved whole; otherwise nothing to do.
+    /// </summary>
+    public void GatherExperts() => Parallel?.Experts?.Gather(Optimizer);
 
     /// <summary>Mean losses over the fixed validation batches (no gradients); null when the split is empty.</summary>
     public LossResult? Evaluate()
