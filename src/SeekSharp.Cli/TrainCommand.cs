@@ -176,6 +176,7 @@ internal static class TrainCommand
                 stderr.WriteLine($"expert parallel: {experts.World.Size / experts.Group.Size} group(s) of {experts.Group.Size} ranks, {dispatch.ExpertsPerRank} of {dispatch.Experts} routed experts per rank");
             TrainingProgress.Attach(run.Trainer, pool, stderr, r.GetValue(peakGflops));
             double startedAt = run.Trainer.ElapsedSeconds;
+            long startStep = run.Trainer.Step;
             try
             {
                 TrainingProgress.Run(run, stderr, ct);
@@ -195,7 +196,11 @@ internal static class TrainCommand
                 stderr.WriteLine($"communication: {communication:F1} s of {trained:F1} s of training steps on rank 0 ({communication / trained:P1}, waiting for the slowest rank included)"
                     + (dp.Experts is null ? "" : $"; token all-to-alls {exchange:F1} s ({exchange / trained:P1})"));
                 if (dp.Experts?.Dispatch is { } d)
-                    stderr.WriteLine($"expert parallel: a token reached at most {d.MostRanksPerToken} of {d.Group.Size} ranks (topk_group {run.Trainer.Model.Config.TopkGroup?.ToString() ?? "none"})");
+                {
+                    long steps = run.Trainer.Step - startStep;
+                    stderr.WriteLine($"expert parallel: a token reached at most {d.MostRanksPerToken} of {d.Group.Size} ranks (topk_group {run.Trainer.Model.Config.TopkGroup?.ToString() ?? "none"}); "
+                        + $"rank 0 sent {d.BytesSent / 1e6 / Math.Max(1, steps):F1} MB of token rows to other ranks per step");
+                }
             }
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);

@@ -41,6 +41,9 @@ public sealed class MoeDispatch
         Experts = experts;
     }
 
+    /// <summary>Bytes of rows this rank has sent to other ranks (dispatch and combine, forward and backward; not the counts).</summary>
+    public long BytesSent { get; private set; }
+
     /// <summary>The most ranks any one token's chosen experts lay on, over every dispatch so far (node-limited routing).</summary>
     public int MostRanksPerToken { get; private set; }
 
@@ -122,6 +125,7 @@ public sealed class MoeDispatch
         for (int r = 0; r < ranks; r++) { ex.SendElements[r] = ex.SendRows[r] * d; ex.ReceiveElements[r] = ex.ReceiveRows[r] * d; }
         if (ex.ReceiveBuffer.Length < received * d) ex.ReceiveBuffer = new float[received * d];
         var incoming = ex.ReceiveBuffer.AsSpan(0, received * d);                 // [Σ rows, d] by sender, then expert
+        CountSent(ex.SendElements);
         _communication.Start();
         Group.AllToAllV<float>(rows.Span, ex.SendElements, incoming, ex.ReceiveElements);
         _communication.Stop();
@@ -169,8 +173,15 @@ public sealed class MoeDispatch
                 at += count;
             }
         for (int r = 0; r < ranks; r++) { ex.SendElements[r] = ex.ReceiveRows[r] * d; ex.ReceiveElements[r] = ex.SendRows[r] * d; }
+        CountSent(ex.SendElements);
         _communication.Start();
         Group.AllToAllV<float>(outgoing, ex.SendElements, rows.Span, ex.ReceiveElements);
         _communication.Stop();
+    }
+
+    private void CountSent(int[] elements)
+    {
+        for (int r = 0; r < elements.Length; r++)
+            if (r != Group.Rank) BytesSent += (long)elements[r] * sizeof(float);
     }
 }

@@ -49,15 +49,27 @@ public sealed class ExpertParallelTests : IDisposable
         AssertSameRun(one, two, optimizer);
     }
 
-    [Fact]
-    public void DataTimesExpertParallelOnFourRanksTrainsAsOneProcess()
+    [Theory]
+    [InlineData("ep")]
+    [InlineData("dp,ep")]
+    public void FourRanksTrainAsOneProcess(string mode)
     {
-        // Two groups of two ranks split the experts; the groups are data-parallel replicas (batch 4: one sequence a rank).
+        // ep: four ranks split the experts, one group of 4 experts a rank, so a token's experts (in at most topk_group 2
+        // of the 4 groups) lie on at most 2 ranks. dp,ep: two groups of two ranks split the experts and are
+        // data-parallel replicas. Batch 4: one sequence a rank.
         string one = Path.Combine(_dir, "one"), four = Path.Combine(_dir, "four");
         Assert.Equal(0, CliTestHost.Run(Args(one, "sgd")).Code);
-        var job = OpenMpiJob.Run(4, [.. Args(four, "sgd"), "--parallel", "dp,ep", "--ep", "2"]);
+        string[] layout = mode == "ep" ? ["--parallel", "ep"] : ["--parallel", "dp,ep", "--ep", "2"];
+        var job = OpenMpiJob.Run(4, [.. Args(four, "sgd"), .. layout]);
         Assert.True(job.Code == 0, $"mpirun exit {job.Code}\n{job.Out}\n{job.Err}");
-        Assert.Contains("expert parallel: 2 group(s) of 2 ranks", job.Err);
+        if (mode == "ep")
+        {
+            Assert.Contains("expert parallel: 1 group(s) of 4 ranks, 4 of 16 routed experts per rank", job.Err);
+            var reached = System.Text.RegularExpressions.Regex.Match(job.Err, @"a token reached at most (\d+) of 4 ranks");
+            Assert.True(reached.Success, job.Err);
+            Assert.InRange(int.Parse(reached.Groups[1].Value), 1, 2);
+        }
+        else Assert.Contains("expert parallel: 2 group(s) of 2 ranks", job.Err);
         AssertSameRun(one, four, "sgd");
     }
 
