@@ -114,8 +114,8 @@ public sealed class Moe
         Shared?.Forward(ctx, u, y, accumulate: true, act: save ? state.SharedAct : null);
     }
 
-    // RunRoutedExperts: runs experts[i] on xs[i] into ys[i] (an empty xs[i]: that expert has no rows), keeping each one's intermediates in
-    // acts[i] when saving: side by side, one per thread, when there are many; otherwise one after another.
+    // Runs experts[i] on xs[i] into ys[i] (an empty xs[i]: that expert has no rows), keeping each one's intermediates
+    // in acts[i] when saving: side by side, one per thread, when there are many; otherwise one after another.
     private static void RunRoutedExperts(ForwardContext ctx, ReadOnlySpan<Mlp> experts, Tensor[] xs, Tensor[] ys, Mlp.Activations[] acts, bool save)
     {
         bool sideBySide = ManyExperts(ctx.Pool, xs);
