@@ -46,8 +46,9 @@ internal static class TrainCommand
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of the data held out for validation.", DefaultValueFactory = _ => 0.05 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its newest checkpoint." };
         var peakGflops = new Option<double?>("--peak-gflops") { Description = "Float32 GFLOP/s to report MFU against (default: measured with GEMMs at start); a faster step raises it." };
-        var parallel = new Option<string>("--parallel") { Description = "none, or dp: data parallel over the processes of an mpirun job (docs/distributed.md).", DefaultValueFactory = _ => "none" };
-        parallel.AcceptOnlyFromAmong("none", "dp");
+        var parallel = new Option<string>("--parallel") { Description = "none; dp: data parallel over the processes of an mpirun job; ep: the routed experts split over them; dp,ep: groups of --ep ranks split the experts, the groups are data-parallel replicas (docs/distributed.md).", DefaultValueFactory = _ => "none" };
+        parallel.AcceptOnlyFromAmong("none", "dp", "ep", "dp,ep");
+        var ep = new Option<int?>("--ep") { Description = "Ranks per expert-parallel group with --parallel dp,ep (with ep: all ranks, the default)." };
         var onNonFinite = new Option<string>("--on-nonfinite") { Description = "A NaN or infinite loss or gradient: stop (naming the step; the newest checkpoint is kept), or skip the step and halve the learning rate.", DefaultValueFactory = _ => "stop" };
         onNonFinite.AcceptOnlyFromAmong("stop", "skip");
         var maxSkipped = new Option<int>("--max-skipped-steps") { Description = "With --on-nonfinite skip: the most steps skipped before the run stops.", DefaultValueFactory = _ => 5 };
@@ -55,15 +56,35 @@ internal static class TrainCommand
         {
             config, preset, initFrom, data, chat, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
-            peakGflops, parallel, onNonFinite, maxSkipped,
+            peakGflops, parallel, ep, onNonFinite, maxSkipped,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
-            if (r.GetValue(parallel) != "dp") return Train(r, stdout, stderr, null);
+            string mode = r.GetValue(parallel)!;
+            if (mode == "none")
+            {
+                if (r.GetValue(ep) is not null) throw new UsageException("--ep needs --parallel ep or dp,ep.");
+                return Train(r, stdout, stderr, null);
+            }
+            if (mode == "dp" && r.GetValue(ep) is not null) throw new UsageException("--ep needs --parallel ep or dp,ep.");
+            if (mode == "dp,ep" && r.GetValue(ep) is null) throw new UsageException("--parallel dp,ep needs --ep E, the ranks per expert-parallel group.");
             // Data parallel: every rank trains, rank 0 alone prints and writes. A rank that fails ends the whole job
             // (MPI_Abort) after saying why, rather than leaving the others waiting in a collective.
             var comm = Communicator.Open();
-            var dp = new DataParallel(comm);
+            DataParallel dp;
+            try
+            {
+                if (mode == "ep" && r.GetValue(ep) is { } e && e != comm.Size)
+                    throw new UsageException($"--parallel ep splits the experts over all {comm.Size} ranks; for groups of {e}, use --parallel dp,ep --ep {e}.");
+                dp = new DataParallel(comm) { Experts = mode == "dp" ? null : new ExpertParallel(comm, r.GetValue(ep) ?? comm.Size) };
+            }
+            catch (Exception e) when (comm.Size > 1)
+            {
+                stderr.WriteLine($"error on rank {comm.Rank} of {comm.Size}: {e.Message}");
+                stderr.Flush();
+                comm.Abort(e is UsageException ? CliRunner.Usage : CliRunner.Failed);
+                throw;
+            }
             var rankErr = comm.IsRoot ? stderr : TextWriter.Null;
             int code;
             try { code = Train(r, comm.IsRoot ? stdout : TextWriter.Null, rankErr, dp); }
@@ -74,6 +95,7 @@ internal static class TrainCommand
                 comm.Abort(e is UsageException ? CliRunner.Usage : CliRunner.Failed);
                 throw;
             }
+            dp.Experts?.Dispose();
             comm.Dispose();
             return code;
         }));
@@ -158,21 +180,36 @@ internal static class TrainCommand
                     stderr.WriteLine($"chat data: {cd.TrainConversations:N0} conversations ({cd.TrainTargetTokens:N0} assistant tokens scored), {cd.ValidationConversations:N0} held out, {cd.Truncated(options.SeqLen):N0} cut to --seq-len {options.SeqLen}");
             }
             if (dp is not null) stderr.WriteLine($"data parallel over {dp.Ranks} ranks: {run.Trainer.Options.BatchSize / dp.Ranks} of {run.Trainer.Options.BatchSize} sequences per rank per step");
+            if (dp?.Experts is { Dispatch: { } dispatch } experts)
+                stderr.WriteLine($"expert parallel: {experts.World.Size / experts.Group.Size} group(s) of {experts.Group.Size} ranks, {dispatch.ExpertsPerRank} of {dispatch.Experts} routed experts per rank");
             TrainingProgress.Attach(run.Trainer, pool, stderr, r.GetValue(peakGflops));
             double startedAt = run.Trainer.ElapsedSeconds;
+            long startStep = run.Trainer.Step;
             try
             {
                 TrainingProgress.Run(run, stderr, ct);
             }
             catch (OperationCanceledException)
             {
+                run.Trainer.GatherExperts();
                 var saved = run.SaveCheckpoint();
                 stderr.WriteLine($"stopped at step {run.Trainer.Step}; saved {saved}; continue with --resume");
                 return CliRunner.Cancelled;
             }
             double trained = run.Trainer.ElapsedSeconds - startedAt;
             if (dp is not null && trained > 0)
-                stderr.WriteLine($"communication: {dp.CommunicationTime.TotalSeconds:F1} s of {trained:F1} s of training steps on rank 0 ({dp.CommunicationTime.TotalSeconds / trained:P1}, waiting for the slowest rank included)");
+            {
+                double exchange = dp.Experts?.ExchangeTime.TotalSeconds ?? 0;
+                double communication = dp.CommunicationTime.TotalSeconds + exchange + (dp.Experts?.CommunicationTime.TotalSeconds ?? 0);
+                stderr.WriteLine($"communication: {communication:F1} s of {trained:F1} s of training steps on rank 0 ({communication / trained:P1}, waiting for the slowest rank included)"
+                    + (dp.Experts is null ? "" : $"; token all-to-alls {exchange:F1} s ({exchange / trained:P1})"));
+                if (dp.Experts?.Dispatch is { } d)
+                {
+                    long steps = run.Trainer.Step - startStep;
+                    stderr.WriteLine($"expert parallel: a token reached at most {d.MostRanksPerToken} of {d.Group.Size} ranks (topk_group {run.Trainer.Model.Config.TopkGroup?.ToString() ?? "none"}); "
+                        + $"rank 0 sent {d.BytesSent / 1e6 / Math.Max(1, steps):F1} MB of token rows to other ranks per step");
+                }
+            }
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);
             return CliRunner.Ok;

@@ -13,16 +13,18 @@ namespace SeekSharp.Distributed;
 public sealed unsafe class Communicator : IDisposable
 {
     private readonly OpenMpi.Api _mpi;
-    private readonly nint _comm;
+    private nint _comm;
+    private readonly bool _world;   // MPI_COMM_WORLD: disposing it finalises MPI; a split only frees its handle
     private bool _disposed;
 
     public int Rank { get; }
     public int Size { get; }
 
-    private Communicator(OpenMpi.Api mpi)
+    private Communicator(OpenMpi.Api mpi, nint comm, bool world)
     {
         _mpi = mpi;
-        _comm = mpi.CommWorld;
+        _comm = comm;
+        _world = world;
         int rank, size;
         OpenMpi.Check(mpi.CommRank(_comm, &rank), "MPI_Comm_rank");
         OpenMpi.Check(mpi.CommSize(_comm, &size), "MPI_Comm_size");
@@ -43,10 +45,22 @@ public sealed unsafe class Communicator : IDisposable
         OpenMpi.Check(mpi.Initialized(&initialized), "MPI_Initialized");
         if (initialized == 0) OpenMpi.Check(mpi.Init(null, null), "MPI_Init");
         OpenMpi.Check(mpi.CommSetErrhandler(mpi.CommWorld, mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
-        return new Communicator(mpi);
+        return new Communicator(mpi, mpi.CommWorld, world: true);
     }
 
     public bool IsRoot => Rank == 0;
+
+    /// <summary>
+    /// Splits this communicator (MPI_Comm_split, a collective): the ranks that pass the same <paramref name="color"/>
+    /// form one new communicator, ranked by <paramref name="key"/>. Dispose it before this one.
+    /// </summary>
+    public Communicator Split(int color, int key)
+    {
+        nint comm;
+        OpenMpi.Check(_mpi.CommSplit(Live(), color, key, &comm), "MPI_Comm_split");
+        OpenMpi.Check(_mpi.CommSetErrhandler(comm, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
+        return new Communicator(_mpi, comm, world: false);
+    }
 
     public void Barrier() => OpenMpi.Check(_mpi.Barrier(Live()), "MPI_Barrier");
 
@@ -123,7 +137,14 @@ public sealed unsafe class Communicator : IDisposable
         if (_disposed) return;
         _disposed = true;
         int finalized;
-        if (_mpi.Finalized(&finalized) == OpenMpi.Success && finalized == 0) _mpi.Finalize();
+        if (_mpi.Finalized(&finalized) != OpenMpi.Success || finalized != 0) return;
+        if (!_world)
+        {
+            var comm = _comm;
+            _mpi.CommFree(&comm);
+            _comm = comm;
+        }
+        else _mpi.Finalize();
     }
 
     private nint Live()

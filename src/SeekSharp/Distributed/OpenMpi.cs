@@ -37,6 +37,8 @@ internal static unsafe class OpenMpi
         public delegate* unmanaged<nint, int*, int> CommRank;
         public delegate* unmanaged<nint, int*, int> CommSize;
         public delegate* unmanaged<nint, nint, int> CommSetErrhandler;
+        public delegate* unmanaged<nint, int, int, nint*, int> CommSplit;
+        public delegate* unmanaged<nint*, int> CommFree;
         public delegate* unmanaged<nint, int> Barrier;
         public delegate* unmanaged<void*, int, nint, int, nint, int> Bcast;
         public delegate* unmanaged<void*, void*, int, nint, nint, nint, int> Allreduce;
@@ -83,6 +85,8 @@ internal static unsafe class OpenMpi
             CommRank = (delegate* unmanaged<nint, int*, int>)Export("MPI_Comm_rank"),
             CommSize = (delegate* unmanaged<nint, int*, int>)Export("MPI_Comm_size"),
             CommSetErrhandler = (delegate* unmanaged<nint, nint, int>)Export("MPI_Comm_set_errhandler"),
+            CommSplit = (delegate* unmanaged<nint, int, int, nint*, int>)Export("MPI_Comm_split"),
+            CommFree = (delegate* unmanaged<nint*, int>)Export("MPI_Comm_free"),
             Barrier = (delegate* unmanaged<nint, int>)Export("MPI_Barrier"),
             Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Export("MPI_Bcast"),
             Allreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, int>)Export("MPI_Allreduce"),

@@ -66,6 +66,17 @@ public static class TransportCheck
             for (int k = 0; k < receiveCounts[j]; k++) Expect(receive[at + k] == 100 * j + r, "all-to-allv", r, at + k);
         verified.Add("all-to-all, all-to-allv");
 
+        // split: even and odd ranks form two communicators (as expert-parallel groups do); a sum within each.
+        using (var half = comm.Split(r % 2, r))
+        {
+            Span<int> members = [1, r];
+            half.AllReduceSum(members);
+            int expectedSize = (n + 1 - r % 2) / 2, expectedRankSum = 0;
+            for (int j = r % 2; j < n; j += 2) expectedRankSum += j;
+            Expect(half.Size == expectedSize && half.Rank == r / 2 && members[0] == expectedSize && members[1] == expectedRankSum, "split", r, 0);
+        }
+        verified.Add("split");
+
         var big = new float[megabytes * (1 << 20) / sizeof(float)];
         big.AsSpan().Fill(1);
         double best = double.MaxValue;

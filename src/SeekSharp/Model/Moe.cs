@@ -15,6 +15,11 @@ public sealed class Moe
     public Router Router { get; }
     public Mlp[] Experts { get; }
     public Mlp? Shared { get; }
+    /// <summary>
+    /// The expert-parallel exchange when this layer's routed experts are split over ranks (training only): the forward
+    /// and backward that save activations send each (token, expert) row to its expert's owner; null runs every expert here.
+    /// </summary>
+    public MoeDispatch? Dispatch { get; set; }
 
     public Moe(ModelConfig c, Func<string, Parameter> p, string prefix)
     {
@@ -40,6 +45,9 @@ public sealed class Moe
         public Mlp.Activations[] ExpertActs = Array.Empty<Mlp.Activations>();
         public Mlp.Activations SharedAct = new();
         public bool Saved;
+        /// <summary>The forward's expert-parallel exchange (counts, the owned experts' intermediates); null when local.</summary>
+        public MoeDispatch.Exchange? Exchange;
+        public bool Dispatched;
     }
 
     /// <summary>y[n, d] = MoE(u[n, d]). With <paramref name="save"/>, every expert's intermediates are kept for backward.</summary>
@@ -56,6 +64,7 @@ public sealed class Moe
         }
         state.X = u;
         state.Saved = save;
+        state.Dispatched = save && Dispatch is not null;
         var weights = state.Routing.Weights;
         y.Clear();
         if (!save && n <= SmallBatch)
@@ -63,29 +72,38 @@ public sealed class Moe
             ForwardSmall(ctx, u, y, state);
             return;
         }
-        bool sideBySide = ManyExperts(ctx.Pool, state.Counts);
-        var job = ExpertTrainingBatch.ForThisThread();
-        job.Items.Clear();
-        for (int e = 0; e < experts; e++)
+        // Each (token, expert) slot's input row, grouped by expert (the order of Order), and the experts' outputs the same way.
+        var rows = ctx.Arena.AllocateUninitialized(new TensorShape(n * k, d));      // [n·K, d]
+        var outputs = ctx.Arena.AllocateUninitialized(new TensorShape(n * k, d));   // [n·K, d]
+        for (int j = 0; j < n * k; j++) u.Row(state.Order[j] / k).CopyTo(rows.Row(j));
+        if (save && Dispatch is { } dispatch)
         {
-            int count = state.Counts[e];
-            if (count == 0) { state.ExpertOutputs[e] = default; continue; }
-            var xe = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));   // [count_e, d]
-            var ye = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));   // [count_e, d]
-            for (int i = 0; i < count; i++) u.Row(state.Order[state.Offsets[e] + i] / k).CopyTo(xe.Row(i));
-            state.ExpertOutputs[e] = ye;
-            if (!sideBySide) { Experts[e].Forward(ctx, xe, ye, act: save ? state.ExpertActs[e] : null); continue; }
-            // Every side-by-side expert keeps its intermediates in its Mlp.Activations (H is G when not saving).
-            int inter = Experts[e].IntermediateSize;
-            var a = state.ExpertActs[e];
-            a.X = xe;
-            a.G = ctx.Arena.AllocateUninitialized(new TensorShape(count, inter));   // [count_e, I]
-            a.U = ctx.Arena.AllocateUninitialized(new TensorShape(count, inter));   // [count_e, I]
-            a.H = save ? ctx.Arena.AllocateUninitialized(new TensorShape(count, inter)) : a.G;
-            job.Items.Add((Experts[e], ye, a));
+            // Expert parallel: the rows travel to the ranks that own their experts, which run them on the rows of every
+            // rank and send the outputs back (docs/distributed.md).
+            var ex = state.Exchange ??= new MoeDispatch.Exchange();
+            dispatch.Plan(ex, state.Counts, state.Routing.Indices.AsSpan(0, n * k), k);
+            var xs = dispatch.ToOwners(ctx, ex, rows);                                 // per owned expert [rows_j, d]
+            var ys = new Tensor[xs.Length];
+            for (int j = 0; j < xs.Length; j++)
+                if (!xs[j].IsEmpty) ys[j] = ctx.Arena.AllocateUninitialized(new TensorShape(xs[j].Rows, d));
+            if (ex.Acts.Length != xs.Length) ex.Acts = Enumerable.Range(0, xs.Length).Select(_ => new Mlp.Activations()).ToArray();
+            RunRoutedExperts(ctx, Experts.AsSpan(dispatch.FirstExpert, xs.Length), xs, ys, ex.Acts, save);
+            dispatch.FromOwners(ex, ys, outputs);
         }
-        if (sideBySide) ctx.Pool.For(job.Items.Count, new RunTrainingExperts(ctx.Pool, job.Items));
-        job.Items.Clear();
+        else
+        {
+            var xs = new Tensor[experts];
+            var ys = new Tensor[experts];
+            for (int e = 0; e < experts; e++)
+                if (state.Counts[e] > 0)
+                {
+                    xs[e] = rows.Slice(state.Offsets[e], state.Counts[e]);            // [count_e, d]
+                    ys[e] = outputs.Slice(state.Offsets[e], state.Counts[e]);         // [count_e, d]
+                }
+            RunRoutedExperts(ctx, Experts, xs, ys, state.ExpertActs, save);
+        }
+        for (int e = 0; e < experts; e++)
+            state.ExpertOutputs[e] = state.Counts[e] == 0 ? default : outputs.Slice(state.Offsets[e], state.Counts[e]);
         for (int e = 0; e < experts; e++)
             for (int i = 0; i < state.Counts[e]; i++)
             {
@@ -94,6 +112,48 @@ public sealed class Moe
             }
         ctx.Dump?.Record(_dump, "routed", y);
         Shared?.Forward(ctx, u, y, accumulate: true, act: save ? state.SharedAct : null);
+    }
+
+    // Runs experts[i] on xs[i] into ys[i] (an empty xs[i]: that expert has no rows), keeping each one's intermediates
+    // in acts[i] when saving: side by side, one per thread, when there are many; otherwise one after another.
+    private static void RunRoutedExperts(ForwardContext ctx, ReadOnlySpan<Mlp> experts, Tensor[] xs, Tensor[] ys, Mlp.Activations[] acts, bool save)
+    {
+        bool sideBySide = ManyExperts(ctx.Pool, xs);
+        var job = ExpertTrainingBatch.ForThisThread();
+        job.Items.Clear();
+        for (int e = 0; e < experts.Length; e++)
+        {
+            if (xs[e].IsEmpty) continue;
+            if (!sideBySide) { experts[e].Forward(ctx, xs[e], ys[e], act: save ? acts[e] : null); continue; }
+            // Every side-by-side expert keeps its intermediates in its Mlp.Activations (H is G when not saving).
+            int count = xs[e].Rows, inter = experts[e].IntermediateSize;
+            var a = acts[e];
+            a.X = xs[e];
+            a.G = ctx.Arena.AllocateUninitialized(new TensorShape(count, inter));   // [count_e, I]
+            a.U = ctx.Arena.AllocateUninitialized(new TensorShape(count, inter));   // [count_e, I]
+            a.H = save ? ctx.Arena.AllocateUninitialized(new TensorShape(count, inter)) : a.G;
+            job.Items.Add((experts[e], ys[e], a));
+        }
+        if (sideBySide) ctx.Pool.For(job.Items.Count, new RunTrainingExperts(ctx.Pool, job.Items));
+        job.Items.Clear();
+    }
+
+    // Backward of RunRoutedExperts: dxs[i] = ∂L/∂xs[i] from dys[i]; accumulates each expert's weight gradients.
+    private static void RunRoutedExpertBackwards(ForwardContext ctx, ReadOnlySpan<Mlp> experts, Mlp.Activations[] acts, Tensor[] dys, Tensor[] dxs)
+    {
+        bool sideBySide = ManyExperts(ctx.Pool, dys);
+        var backward = ExpertBackwardBatch.ForThisThread();
+        backward.Items.Clear();
+        for (int e = 0; e < experts.Length; e++)
+        {
+            if (dys[e].IsEmpty) continue;
+            if (!sideBySide) { experts[e].Backward(ctx, acts[e], dys[e], dxs[e], accumulate: false); continue; }
+            var shape = new TensorShape(dys[e].Rows, experts[e].IntermediateSize);
+            backward.Items.Add((experts[e], acts[e], dys[e], dxs[e],
+                ctx.Arena.AllocateUninitialized(shape), ctx.Arena.AllocateUninitialized(shape), ctx.Arena.AllocateUninitialized(shape)));
+        }
+        if (sideBySide) ctx.Pool.For(backward.Items.Count, new RunExpertBackwards(ctx.Pool, backward.Items));
+        backward.Items.Clear();
     }
 
     /// <summary>Token counts up to this run the chosen experts side by side, one per thread (decoding, draft verification).</summary>
@@ -149,10 +209,10 @@ public sealed class Moe
     /// </summary>
     public const int SideBySidePerThread = 4;
 
-    private static bool ManyExperts(WorkerPool pool, int[] counts)
+    private static bool ManyExperts(WorkerPool pool, Tensor[] rows)
     {
         int active = 0;
-        foreach (int c in counts) if (c > 0) active++;
+        foreach (var r in rows) if (!r.IsEmpty) active++;
         return pool.ThreadCount > 1 && active >= SideBySidePerThread * pool.ThreadCount;
     }
 
@@ -223,38 +283,54 @@ public sealed class Moe
         if (!accumulate) du.Clear();
         var weights = state.Routing.Weights;
         var dWeights = ctx.Arena.Allocate(n * k);                              // [n·K] ∂L/∂g
-        bool sideBySide = ManyExperts(ctx.Pool, state.Counts);
-        var backward = ExpertBackwardBatch.ForThisThread();
-        backward.Items.Clear();
-        var dxs = state.ExpertInputGrads;
+        var dRows = ctx.Arena.AllocateUninitialized(new TensorShape(n * k, d));  // [n·K, d] ∂L/∂FFN_e(u) per slot, grouped by expert
+        var dxRows = ctx.Arena.AllocateUninitialized(new TensorShape(n * k, d)); // [n·K, d] ∂L/∂x per slot, grouped by expert
         for (int e = 0; e < Experts.Length; e++)
         {
             int count = state.Counts[e];
             if (count == 0) continue;
             var ye = state.ExpertOutputs[e];                                   // [count_e, d] expert output
-            var dye = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));
             for (int i = 0; i < count; i++)
             {
-                int slot = state.Order[state.Offsets[e] + i];
+                int at = state.Offsets[e] + i, slot = state.Order[at];
                 var g = dy.Row(slot / k);
                 dWeights.Span[slot] = VectorOps.Dot(g, ye.Row(i));             // ∂L/∂g = dy · FFN_e(u)
-                var row = dye.Row(i);
+                var row = dRows.Row(at);
                 g.CopyTo(row);
                 VectorOps.Scale(row, weights[slot]);                           // ∂L/∂FFN_e(u) = g · dy
             }
-            var dxe = ctx.Arena.AllocateUninitialized(new TensorShape(count, d));
-            dxs[e] = dxe;
-            if (!sideBySide) { Experts[e].Backward(ctx, state.ExpertActs[e], dye, dxe, accumulate: false); continue; }
-            int inter = Experts[e].IntermediateSize;
-            var shape = new TensorShape(count, inter);
-            backward.Items.Add((Experts[e], state.ExpertActs[e], dye, dxe,
-                ctx.Arena.AllocateUninitialized(shape), ctx.Arena.AllocateUninitialized(shape), ctx.Arena.AllocateUninitialized(shape)));
         }
-        if (sideBySide) ctx.Pool.For(backward.Items.Count, new RunExpertBackwards(ctx.Pool, backward.Items));
-        backward.Items.Clear();
+        if (state.Dispatched)
+        {
+            // Expert parallel: ∂L/∂FFN_e(u) travels to the owners like the dispatch, ∂L/∂x comes back like the combine.
+            var dispatch = Dispatch ?? throw new InvalidOperationException("This MoE layer's forward dispatched its tokens but it has no dispatch now.");
+            var ex = state.Exchange!;
+            var dys = dispatch.ToOwners(ctx, ex, dRows);                        // per owned expert [rows_j, d]
+            var dxOwned = new Tensor[dys.Length];
+            for (int j = 0; j < dys.Length; j++)
+                if (!dys[j].IsEmpty) dxOwned[j] = ctx.Arena.AllocateUninitialized(new TensorShape(dys[j].Rows, d));
+            RunRoutedExpertBackwards(ctx, Experts.AsSpan(dispatch.FirstExpert, dys.Length), ex.Acts, dys, dxOwned);
+            dispatch.FromOwners(ex, dxOwned, dxRows);
+        }
+        else
+        {
+            var dys = new Tensor[Experts.Length];
+            var dxe = new Tensor[Experts.Length];
+            for (int e = 0; e < Experts.Length; e++)
+                if (state.Counts[e] > 0)
+                {
+                    dys[e] = dRows.Slice(state.Offsets[e], state.Counts[e]);           // [count_e, d]
+                    dxe[e] = dxRows.Slice(state.Offsets[e], state.Counts[e]);          // [count_e, d]
+                }
+            RunRoutedExpertBackwards(ctx, Experts, state.ExpertActs, dys, dxe);
+        }
+        var dxs = state.ExpertInputGrads;
         for (int e = 0; e < Experts.Length; e++)
+        {
+            dxs[e] = state.Counts[e] == 0 ? default : dxRows.Slice(state.Offsets[e], state.Counts[e]);
             for (int i = 0; i < state.Counts[e]; i++)
                 VectorOps.Add(dxs[e].Row(i), du.Row(state.Order[state.Offsets[e] + i] / k));
+        }
         Shared?.Backward(ctx, state.SharedAct, dy, du, accumulate: true);
         Router.Backward(ctx, state.Routing, state.X, dWeights.Span, balance, seqLen, du);
     }

@@ -33,6 +33,10 @@ public sealed class DataParallel
 
     public DataParallel(Communicator communicator) => Communicator = communicator;
 
+    // Expert parallelism (issue 12 point 3): set when the routed experts are split over the ranks (ExpertParallel.cs).
+    /// <summary>The expert-parallel layout of this job, or null when every rank holds and trains every expert.</summary>
+    public ExpertParallel? Experts { get; init; }
+
     /// <summary>Checks that a global batch of <paramref name="batchSize"/> sequences splits evenly over the ranks.</summary>
     public void CheckBatch(int batchSize)
     {

@@ -63,7 +63,9 @@ public sealed class Trainer
             if (p.Data is null) p.ConvertTo(SeekSharp.Tensors.Weights.WeightFormat.F32);
             p.EnsureGrad();
         }
-        Optimizer = new Optimizer(model, options.Optimizer);
+        // Expert parallel: the optimiser runs unclipped; ExpertParallel.Step clips by the norm over every rank's experts.
+        Optimizer = new Optimizer(model, parallel?.Experts is null ? options.Optimizer : options.Optimizer with { GradClip = 0 });
+        parallel?.Experts?.Attach(model, Optimizer);
         _ctx = new ForwardContext(pool) { SaveActivations = true };
         _evalCtx = _ctx.WithSaveActivations(false);
         _state = model.CreateState();
@@ -106,11 +108,15 @@ public sealed class Trainer
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
         if (Parallel is not null)
         {
-            Parallel.AllReduceGradients(Optimizer.Parameters);
+            if (Parallel.Experts is { } ep) ep.ReduceGradients(Parallel);
+            else Parallel.AllReduceGradients(Optimizer.Parameters);
             balance = Parallel.AllReduceLoads(balance);
         }
         double norm;
-        try { norm = Optimizer.Step(Pool, lr); }   // throws before changing anything when the norm is not finite
+        try   // both throw before changing anything when the norm is not finite
+        {
+            norm = Parallel?.Experts is { } experts ? experts.Step(Optimizer, Pool, lr, Options.Optimizer.GradClip) : Optimizer.Step(Pool, lr);
+        }
         catch (TrainingDivergedException)
         {
             var (name, value) = FirstNonFiniteGradient();
@@ -179,6 +185,12 @@ public sealed class Trainer
                 if (!float.IsFinite(g)) return (p.Name, g);
         return ("no single element (their squares overflowed the sum)", float.NaN);
     }
+
+    /// <summary>
+    /// With expert parallelism, copies every expert's weights and moments from its owner to every rank (a collective:
+    /// all ranks call it), so that the model can be evaluated and saved whole; otherwise nothing to do.
+    /// </summary>
+    public void GatherExperts() => Parallel?.Experts?.Gather(Optimizer);
 
     /// <summary>Mean losses over the fixed validation batches (no gradients); null when the split is empty.</summary>
     public LossResult? Evaluate()

@@ -188,12 +188,14 @@ public sealed class TrainingRun
                     $"{e.Message} The newest checkpoint, {Path.Combine(root, ReadLatest(root) ?? "(none)")}, is kept.");
             }
             bool last = Trainer.Step == o.Steps;
+            bool save = last || (o.SaveEvery > 0 && Trainer.Step % o.SaveEvery == 0);
+            if (save || (o.EvalEvery > 0 && Trainer.Step % o.EvalEvery == 0)) Trainer.GatherExperts();   // expert parallel: whole model on rank 0
             if (IsWriter && o.EvalEvery > 0 && (Trainer.Step % o.EvalEvery == 0 || last) && Trainer.Evaluate() is { } val)
                 m = m with { ValLoss = val.Total, ValLossMain = val.Main, ValLossMtp = val.Mtp };
             metrics?.WriteLine(JsonSerializer.Serialize(m));
             metrics?.Flush();
             progress?.Report(m);
-            if (last || (o.SaveEvery > 0 && Trainer.Step % o.SaveEvery == 0)) SaveCheckpoint();
+            if (save) SaveCheckpoint();
         }
     }
 

@@ -33,6 +33,8 @@ internal static class OpenMpiJob
         foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", cli }) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";   // containers often forbid the ptrace-based copy
+        psi.Environment["OMPI_MCA_mpi_yield_when_idle"] = "1";   // a rank waiting in a collective yields its core instead of spinning: on a
+                                                                 // loaded CI machine spinning ranks starve the one being waited for
         return Process.Start(psi)!;
     }
 
