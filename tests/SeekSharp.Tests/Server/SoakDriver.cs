@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -79,16 +78,29 @@ internal sealed class SoakDriver(TestServer server, TestServer timeoutServer, in
         {
             _alone[("chat", p)] = await ChatTextAsync(p);
             _alone[("completion", p)] = await CompletionTextAsync(p);
+            if (p % maxTokens >= 3 && (_alone[("chat", p)].Length == 0 || _alone[("completion", p)].Length == 0))
+                throw new InvalidOperationException($"prompt {p}: an empty reply of {1 + p % maxTokens} tokens would make the corruption check empty");
             using var tokenized = await server.PostAsync("tokenize", new { prompt = $"Tell me about {Topics[p % Topics.Length]}" });
             _tokenCounts[p] = (await TestServer.JsonOf(tokenized)).GetProperty("count").GetInt32();
         }
     }
 
-    /// <summary>Runs <paramref name="clients"/> concurrent clients, each sending one request after another, until <paramref name="duration"/> has passed.</summary>
-    public async Task<List<Outcome>> RunAsync(TimeSpan duration, int clients, int seed)
+    /// <summary>
+    /// Runs <paramref name="clients"/> concurrent clients, each sending one request after another, until
+    /// <paramref name="duration"/> has passed, counting their outcomes in <paramref name="tally"/> (whose memory is fixed,
+    /// so that what grows is the server's). With <paramref name="sampleEvery"/>, memory is also sampled that often.
+    /// </summary>
+    public async Task RunAsync(TimeSpan duration, int clients, int seed, SoakTally tally, TimeSpan? sampleEvery = null)
     {
-        var outcomes = new ConcurrentBag<Outcome>();
         var end = Stopwatch.StartNew();
+        var sampler = sampleEvery is { } every ? Task.Run(async () =>
+        {
+            for (var next = every; next < duration; next += every)
+            {
+                await Task.Delay(next - end.Elapsed);
+                tally.Sample(end.Elapsed, Memory());
+            }
+        }) : Task.CompletedTask;
         int total = Mix.Sum(m => m.Weight);
         var workers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
@@ -97,11 +109,11 @@ internal sealed class SoakDriver(TestServer server, TestServer timeoutServer, in
             {
                 int pick = random.Next(total);
                 string kind = Mix.First(m => (pick -= m.Weight) < 0).Kind;
-                outcomes.Add(await OneAsync(kind, random));
+                tally.Add(await OneAsync(kind, random));
             }
         })).ToArray();
         await Task.WhenAll(workers);
-        return [.. outcomes];
+        await sampler;
     }
 
     private async Task<Outcome> OneAsync(string kind, Random random)
@@ -273,10 +285,6 @@ internal sealed class SoakDriver(TestServer server, TestServer timeoutServer, in
 
     /// <summary>A client without the API key (missing and wrong keys), sharing nothing with the others.</summary>
     public HttpClient Anonymous { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
-
-    /// <summary>The smallest value at or above a fraction <paramref name="p"/> of <paramref name="sorted"/>.</summary>
-    public static double Percentile(IReadOnlyList<double> sorted, double p) =>
-        sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
     /// <summary>Managed heap (after a full, compacting GC) and resident set, in bytes.</summary>
     public static (long Managed, long Resident) Memory()

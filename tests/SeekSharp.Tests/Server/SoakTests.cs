@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -44,22 +43,27 @@ public class SoakTests(ITestOutputHelper output)
         using var anonymous = driver.Anonymous;
 
         await driver.ComputeReferencesAsync();
-        var warmUp = await driver.RunAsync(TimeSpan.FromSeconds(3), Clients, seed: 0);   // pools, caches and JIT reach their size
+        var warmUp = new SoakTally();
+        await driver.RunAsync(TimeSpan.FromSeconds(3), Clients, seed: 0, warmUp);   // pools, caches and JIT reach their size
+        var tally = new SoakTally();
         var before = SoakDriver.Memory();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var outcomes = await driver.RunAsync(TimeSpan.FromSeconds(Seconds), Clients, seed: 1);
+        await driver.RunAsync(TimeSpan.FromSeconds(Seconds), Clients, seed: 1, tally, Seconds >= 120 ? TimeSpan.FromSeconds(60) : null);
         double seconds = clock.Elapsed.TotalSeconds;
         for (var wait = System.Diagnostics.Stopwatch.StartNew(); server.Server.Scheduler!.InFlight > 0 && wait.Elapsed < TimeSpan.FromSeconds(20);)
             await Task.Delay(10);   // a disconnect's slot is freed at the scheduler's next step
         var after = SoakDriver.Memory();
 
-        var report = Report(outcomes.Concat(warmUp).ToList(), warmUp.Count, seconds, before, after);
+        var report = string.Create(CultureInfo.InvariantCulture,
+            $"soak: {seconds:F1} s, {Clients} clients, {tally.Requests} requests ({tally.Requests / seconds:F1}/s) after {warmUp.Requests} in a 3 s warm-up; unexpected outcomes: {tally.Unexpected + warmUp.Unexpected}\n")
+            + tally.Table() + "\n" + string.Create(CultureInfo.InvariantCulture,
+            $"memory after a full GC: managed {before.Managed / 1048576.0:F1} → {after.Managed / 1048576.0:F1} MiB, resident {before.Resident / 1048576.0:F1} → {after.Resident / 1048576.0:F1} MiB");
         output.WriteLine(report);
         if (Environment.GetEnvironmentVariable("SEEKSHARP_SOAK_REPORT") is { Length: > 0 } file) File.AppendAllText(file, report + "\n");
 
-        var unexpected = outcomes.Concat(warmUp).Where(o => !o.Expected).ToList();
-        Assert.True(unexpected.Count == 0, $"{unexpected.Count} unexpected outcomes:\n" + string.Join("\n", unexpected.Take(20).Select(o => $"{o.Kind}: {o.Problem}")));
-        foreach (var (kind, _) in SoakDriver.Mix) Assert.Contains(outcomes, o => o.Kind == kind);
+        var problems = warmUp.Problems.Concat(tally.Problems).ToList();
+        Assert.True(problems.Count == 0, $"{tally.Unexpected + warmUp.Unexpected} unexpected outcomes, the first:\n" + string.Join("\n", problems.Take(20)));
+        foreach (var (kind, _) in SoakDriver.Mix) Assert.True(tally.CountOf(kind) > 0, $"no {kind} request was sent");
         Assert.Equal(0, server.Server.Scheduler!.InFlight);
         Assert.Equal(0, timeoutServer.Server.Scheduler!.InFlight);
         Assert.True(after.Managed - before.Managed < ManagedBound, $"managed heap grew {(after.Managed - before.Managed) >> 20} MiB");
@@ -72,23 +76,5 @@ public class SoakTests(ITestOutputHelper output)
             Assert.DoesNotContain("Authorization", text, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("error:", text, StringComparison.Ordinal);   // the server logs every 500
         }
-    }
-
-    private static string Report(List<SoakDriver.Outcome> all, int warmUp, double seconds, (long Managed, long Resident) before, (long Managed, long Resident) after)
-    {
-        var s = new StringBuilder();
-        int unexpected = all.Count(o => !o.Expected);
-        s.AppendLine(CultureInfo.InvariantCulture, $"soak: {seconds:F1} s, {Clients} clients, {all.Count - warmUp} requests ({(all.Count - warmUp) / seconds:F1}/s) after {warmUp} in a 3 s warm-up; unexpected outcomes: {unexpected}");
-        s.AppendLine("kind                   requests  outcome                      p50 ms   p90 ms   p99 ms");
-        foreach (var group in all.GroupBy(o => o.Kind).OrderBy(g => Array.FindIndex(SoakDriver.Mix, m => m.Kind == g.Key)))
-        {
-            var ms = group.Select(o => o.Milliseconds).Order().ToList();
-            string outcome = string.Join(", ", group.GroupBy(o => o.Result).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
-            s.AppendLine(CultureInfo.InvariantCulture,
-                $"{group.Key,-22} {group.Count(),8}  {outcome,-26} {SoakDriver.Percentile(ms, 0.5),8:F1} {SoakDriver.Percentile(ms, 0.9),8:F1} {SoakDriver.Percentile(ms, 0.99),8:F1}");
-        }
-        s.Append(CultureInfo.InvariantCulture,
-            $"memory after a full GC: managed {before.Managed / 1048576.0:F1} → {after.Managed / 1048576.0:F1} MiB, resident {before.Resident / 1048576.0:F1} → {after.Resident / 1048576.0:F1} MiB");
-        return s.ToString();
     }
 }
