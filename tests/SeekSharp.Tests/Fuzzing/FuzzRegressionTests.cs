@@ -304,4 +304,30 @@ public sealed class FuzzRegressionTests : IDisposable
         if (inPlace)
             using (var skipped = ModelLoader.Load(path, new ModelLoadOptions { CheckFinite = false })) Assert.NotNull(skipped);
     }
+
+    [Theory]
+    [InlineData("deepseek2.feed_forward_length", 4294967295u, "more than 2^31 - 1")]
+    [InlineData("deepseek2.expert_feed_forward_length", 1_000_000u, "should have ne")]
+    public unsafe void GgufSizesThatTheTensorsDoNotHaveAreCheckpointErrors(string key, uint value, string message)
+    {
+        // Found by the 10,000-input GGUF run: a file without seeksharp.config whose feed_forward_length was 2^32 - 1 (an
+        // int of -1 once cast) passed validation, and allocating the model threw ArgumentOutOfRangeException ("a tensor of
+        // 3200000000 elements"). Sizes past int's range are refused, and every tensor's shape is checked against the
+        // metadata before anything is allocated.
+        string exported = Path.Combine(_dir, "e.gguf"), path = Path.Combine(_dir, "plain.gguf");
+        GgufExporter.Export(new GoldenCase("q_lora_null").Dir, exported, GgufTensorType.F32, mtp: false);
+        using (var f = GgufFile.Open(exported))
+        {
+            var metadata = f.Metadata.Where(m => !m.Key.StartsWith("seeksharp.", StringComparison.Ordinal))
+                .Select(m => m.Key == key ? new KeyValuePair<string, object>(key, value) : m).ToList();
+            var tensors = f.Tensors.Select(t =>
+            {
+                var bytes = new ReadOnlySpan<byte>(f.Address(t), checked((int)t.ByteSize)).ToArray();
+                return new GgufTensorToWrite(t.Name, t.Type, t.Dims, s => s.Write(bytes));
+            }).ToList();
+            GgufWriter.Write(path, metadata, tensors);
+        }
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(path));
+        Assert.Contains(message, e.Message);
+    }
 }

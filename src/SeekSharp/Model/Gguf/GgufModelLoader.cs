@@ -55,6 +55,14 @@ public static class GgufModelLoader
         foreach (var t in f.Tensors)
             if (!known.Contains(t.Name))
                 throw new CheckpointException($"{f.Path}: unexpected tensor '{t.Name}' (not part of a deepseek2 model with this metadata).");
+        // Every tensor the metadata asks for, with its shape, before any is allocated: the file's shapes (bounded by its
+        // length) then bound the model's, whatever sizes the metadata claims.
+        foreach (var slot in slots)
+        {
+            var info = f.GetTensor(slot.Name);
+            if (!info.Dims.AsSpan().SequenceEqual(slot.Dims))
+                throw new CheckpointException($"{f.Path}: tensor {info} should have ne {{{string.Join(", ", slot.Dims)}}} for this metadata.");
+        }
         var model = DeepSeekModel.CreateEmpty(config);
         float[]? keyB = null;
         int done = 0;
@@ -65,8 +73,6 @@ public static class GgufModelLoader
         {
             ct.ThrowIfCancellationRequested();
             var info = f.GetTensor(slot.Name);
-            if (!info.Dims.AsSpan().SequenceEqual(slot.Dims))
-                throw new CheckpointException($"{f.Path}: tensor {info} should have ne {{{string.Join(", ", slot.Dims)}}} for this metadata.");
             switch (slot.Kind)
             {
                 case DeepSeek2TensorKind.KeyB:
