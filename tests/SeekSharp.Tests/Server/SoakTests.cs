@@ -15,7 +15,9 @@ namespace SeekSharp.Tests.Server;
 /// <remarks>
 /// CI runs <see cref="CiSeconds"/> seconds; <c>SEEKSHARP_SOAK_SECONDS</c> runs longer, e.g.
 /// <c>SEEKSHARP_SOAK_SECONDS=300 dotnet test tests/SeekSharp.Tests -c Release --filter "FullyQualifiedName~SoakTests"</c>.
+/// The memory figures are the whole process's, so the soak runs alone, after the tests that run in parallel (<see cref="SoakCollection"/>).
 /// </remarks>
+[Collection(SoakCollection.Name)]
 public class SoakTests(ITestOutputHelper output)
 {
     private const int CiSeconds = 15;
@@ -77,4 +79,11 @@ public class SoakTests(ITestOutputHelper output)
             Assert.DoesNotContain("error:", text, StringComparison.Ordinal);   // the server logs every 500
         }
     }
+}
+
+/// <summary>The soak's collection: it runs on its own, after the parallel tests, so that its memory figures are its own.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public class SoakCollection
+{
+    public const string Name = "Soak";
 }
