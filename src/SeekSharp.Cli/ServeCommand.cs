@@ -26,18 +26,21 @@ internal static class ServeCommand
         var cache = new Option<int>("--prompt-cache-mb") { Description = "MiB of finished requests' KV caches kept to skip prefilling shared prefixes; 0 = off.", DefaultValueFactory = _ => 512 };
         var quantize = new Option<string?>("--quantize") { Description = "Quantise the weights on load: q8 or q4." };
         var speculative = new Option<string>("--speculative") { Description = "mtp: draft with the MTP module and verify in the batch (needs one); off: plain decoding.", DefaultValueFactory = _ => "off" };
+        var timeout = new Option<double?>("--request-timeout") { Description = "Seconds a generating request may take from its arrival, queueing included; past it, 504 request_timeout. Default: no limit." };
         var threads = CliCommon.ThreadsOption();
         quantize.AcceptOnlyFromAmong("q8", "q4");
         speculative.AcceptOnlyFromAmong("mtp", "off");
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat completions, completions, models, tokenize, metrics).")
         {
-            model, tokenizer, host, port, apiKey, parallel, queue, context, cache, quantize, speculative, threads,
+            model, tokenizer, host, port, apiKey, parallel, queue, context, cache, quantize, speculative, timeout, threads,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
             string dir = r.GetValue(model) is { } given ? ModelPath.Resolve(given) : DefaultModel.Locate();
             if (r.GetValue(threads) <= 0) throw new UsageException($"--threads must be positive, got {r.GetValue(threads)}.");
             if (r.GetValue(cache) < 0) throw new UsageException($"--prompt-cache-mb must be 0 or more, got {r.GetValue(cache)}.");
+            if (r.GetValue(timeout) is { } seconds && !(seconds > 0 && seconds <= 86400))
+                throw new UsageException($"--request-timeout must be more than 0 and at most 86400 seconds, got {seconds}.");
             var options = new ServerOptions
             {
                 ModelDirectory = dir,
@@ -57,6 +60,7 @@ internal static class ServeCommand
                 },
                 Speculative = r.GetValue(speculative) == "mtp" ? SpeculativeMode.Mtp : SpeculativeMode.Off,
                 Threads = r.GetValue(threads),
+                RequestTimeout = r.GetValue(timeout) is { } s ? TimeSpan.FromSeconds(s) : null,
             };
             return Serve(options, stdout, stderr).GetAwaiter().GetResult();
         }));

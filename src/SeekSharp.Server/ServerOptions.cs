@@ -48,6 +48,13 @@ public sealed record ServerOptions
     /// <summary>Prompt tokens prefilled per step, over all sequences being prefilled, so decodes are not stalled.</summary>
     public int PrefillChunk { get; init; } = InferenceSession.PrefillChunk;
 
+    /// <summary>
+    /// How long a generating request (chat completions, completions) may take from its arrival, waiting for a slot
+    /// included; past it generation stops and the request is answered 504 <c>request_timeout</c> (a stream ends with
+    /// that error event and [DONE]). Null: no limit.
+    /// </summary>
+    public TimeSpan? RequestTimeout { get; init; }
+
     /// <summary>On shutdown, how long requests in flight may run before they are cancelled.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -68,6 +75,8 @@ public sealed record ServerOptions
         if (PromptCacheBytes < 0) throw new InvalidInputException($"The prompt cache size must be 0 or more, got {PromptCacheBytes}.");
         if (PrefillChunk < 1) throw new InvalidInputException($"The prefill chunk must be positive, got {PrefillChunk}.");
         if (ApiKey is { Length: 0 }) throw new InvalidInputException("--api-key is empty.");
+        if (RequestTimeout is { } t && (t <= TimeSpan.Zero || t > TimeSpan.FromDays(1)))
+            throw new InvalidInputException($"--request-timeout must be more than 0 and at most a day, got {t.TotalSeconds} s.");
         if (ShutdownGrace < TimeSpan.Zero) throw new InvalidInputException("The shutdown grace period cannot be negative.");
     }
 }

@@ -3,7 +3,7 @@ namespace SeekSharp.Server.Http;
 /// <summary>
 /// A request the server answers with an error in OpenAI's shape, <c>{"error": {"message", "type", "param", "code"}}</c>,
 /// and an HTTP status: 400 bad input, 401 no or wrong key, 404 unknown model or URL, 413 body too large, 429 queue
-/// full, 503 loading or stopping.
+/// full, 503 loading or stopping, 504 past the request timeout.
 /// </summary>
 public sealed class ApiError : SeekSharpException
 {

@@ -15,6 +15,7 @@ internal static class ChatCompletionsEndpoint
 {
     public static async Task HandleAsync(HttpContext http, ModelHost host)
     {
+        using var deadline = new RequestDeadline(host.Options.RequestTimeout);
         using var body = await RequestBody.ReadObjectAsync(http, host.Options.MaxRequestBytes);
         var (model, scheduler) = host.Require();
         var request = ChatCompletionRequest.Parse(body.RootElement, model);
@@ -30,11 +31,12 @@ internal static class ChatCompletionsEndpoint
         var parameters = request.Generation.ToJob(prompt.Length, model, request.TopLogprobs, "messages");
         var job = Generation.Submit(scheduler, prompt, parameters);
         using var leave = http.RequestAborted.Register(job.Cancel);
+        deadline.Watch(job);
         var reply = new Reply(Json.NewId("chatcmpl-"), Json.UnixNow(), model.Id, request.TopLogprobs is not null);
         try
         {
-            if (request.Generation.Stream) await StreamAsync(http, job, reply, request.Generation.IncludeUsage);
-            else await CompleteAsync(http, job, reply);
+            if (request.Generation.Stream) await StreamAsync(http, job, reply, request.Generation.IncludeUsage, deadline);
+            else await CompleteAsync(http, job, reply, deadline);
         }
         finally
         {
@@ -44,7 +46,7 @@ internal static class ChatCompletionsEndpoint
 
     private sealed record Reply(string Id, long Created, string Model, bool Logprobs);
 
-    private static async Task CompleteAsync(HttpContext http, GenerationJob job, Reply reply)
+    private static async Task CompleteAsync(HttpContext http, GenerationJob job, Reply reply, RequestDeadline deadline)
     {
         var text = new StringBuilder();
         var logprobs = new List<TokenLogprob>();
@@ -57,7 +59,7 @@ internal static class ChatCompletionsEndpoint
                     logprobs.AddRange(d.Logprobs);
                     break;
                 case Finished { Reason: FinishReason.Cancelled }:
-                    throw Generation.ShuttingDown();
+                    throw deadline.CancelledError();
                 case Finished f:
                     await Json.WriteAsync(http, 200, new
                     {
@@ -85,7 +87,7 @@ internal static class ChatCompletionsEndpoint
         }
     }
 
-    private static async Task StreamAsync(HttpContext http, GenerationJob job, Reply reply, bool includeUsage)
+    private static async Task StreamAsync(HttpContext http, GenerationJob job, Reply reply, bool includeUsage, RequestDeadline deadline)
     {
         var sse = new ServerSentEvents(http);
         await sse.StartAsync();
@@ -98,7 +100,7 @@ internal static class ChatCompletionsEndpoint
                     await sse.DataAsync(Chunk(reply, includeUsage, Choice(new { content = d.Text }, reply.Logprobs && d.Logprobs.Count > 0 ? LogprobsJson.Chat(d.Logprobs) : null, null)));
                     break;
                 case Finished { Reason: FinishReason.Cancelled }:
-                    await sse.DataAsync(Generation.StreamError(Generation.ShuttingDown()));
+                    await sse.DataAsync(Generation.StreamError(deadline.CancelledError()));
                     await sse.DoneAsync();
                     return;
                 case Finished f:

@@ -10,15 +10,17 @@ internal static class CompletionsEndpoint
 {
     public static async Task HandleAsync(HttpContext http, ModelHost host)
     {
+        using var deadline = new RequestDeadline(host.Options.RequestTimeout);
         using var body = await RequestBody.ReadObjectAsync(http, host.Options.MaxRequestBytes);
         var (model, scheduler) = host.Require();
         var request = CompletionRequest.Parse(body.RootElement, model);
         var parameters = request.Generation.ToJob(request.Prompt.Length, model, request.Logprobs, "prompt");
         var job = Generation.Submit(scheduler, request.Prompt, parameters);
         using var leave = http.RequestAborted.Register(job.Cancel);
+        deadline.Watch(job);
         try
         {
-            await RespondAsync(http, job, request, model);
+            await RespondAsync(http, job, request, model, deadline);
         }
         finally
         {
@@ -26,7 +28,7 @@ internal static class CompletionsEndpoint
         }
     }
 
-    private static async Task RespondAsync(HttpContext http, GenerationJob job, CompletionRequest request, ServedModel model)
+    private static async Task RespondAsync(HttpContext http, GenerationJob job, CompletionRequest request, ServedModel model, RequestDeadline deadline)
     {
         string id = Json.NewId("cmpl-");
         long created = Json.UnixNow();
@@ -46,7 +48,7 @@ internal static class CompletionsEndpoint
                         tokens.AddRange(d.Logprobs);
                         break;
                     case Finished { Reason: FinishReason.Cancelled }:
-                        throw Generation.ShuttingDown();
+                        throw deadline.CancelledError();
                     case Finished f:
                         await Json.WriteAsync(http, 200, new
                         {
@@ -77,7 +79,7 @@ internal static class CompletionsEndpoint
                     await sse.DataAsync(Chunk(id, created, model.Id, includeUsage, Choice(d.Text, logprobs && d.Logprobs.Count > 0 ? LogprobsJson.Legacy(d.Logprobs, ref offset) : null, null)));
                     break;
                 case Finished { Reason: FinishReason.Cancelled }:
-                    await sse.DataAsync(Generation.StreamError(Generation.ShuttingDown()));
+                    await sse.DataAsync(Generation.StreamError(deadline.CancelledError()));
                     await sse.DoneAsync();
                     return;
                 case Finished f:

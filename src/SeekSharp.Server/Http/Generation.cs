@@ -23,6 +23,11 @@ internal static class Generation
 
     public static ApiError ShuttingDown() => new(503, "The server is shutting down.", "server_error", code: "shutting_down") { RetryAfterSeconds = 5 };
 
+    /// <summary>A request past <see cref="ServerOptions.RequestTimeout"/>: 504, as a gateway answers a reply that took too long.</summary>
+    public static ApiError TimedOut(TimeSpan timeout) => new(504,
+        $"The request did not finish within the server's request timeout ({timeout.TotalSeconds:0.###} s); generation was stopped. Ask for fewer tokens (max_tokens) or retry when the server is less busy.",
+        "timeout_error", code: "request_timeout");
+
     public static ApiError Internal(string message) => new(500, $"The server failed while generating: {message}", "server_error", code: "internal_error");
 
     public static string FinishReasonName(FinishReason reason) =>

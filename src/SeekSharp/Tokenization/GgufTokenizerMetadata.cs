@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using SeekSharp.Formats.Gguf;
 
 namespace SeekSharp.Tokenization;
@@ -65,14 +64,20 @@ public static class GgufTokenizerMetadata
         {
             using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 256 });
             var tf = TokenizerJsonReader.Read(doc.RootElement, source);
+            // Read as a file's would be: a key written twice or an escaped lone surrogate is a TokenizerException there too.
             var config = file.Metadata.TryGetValue(ConfigJsonKey, out var c) && c is string configText
-                ? new TokenizerConfig(JsonNode.Parse(configText) as JsonObject ?? throw new TokenizerException($"{file.Path}: {ConfigJsonKey} is not a JSON object"), $"{file.Path} ({ConfigJsonKey})")
+                ? TokenizerConfig.Parse(System.Text.Encoding.UTF8.GetBytes(configText), $"{file.Path} ({ConfigJsonKey})")
                 : TokenizerConfig.Empty;
             return new Tokenizer(tf, config, source);
         }
         catch (JsonException e)
         {
             throw new TokenizerException($"{source} is not valid JSON: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
+            throw new TokenizerException($"{source} has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
         }
     }
 

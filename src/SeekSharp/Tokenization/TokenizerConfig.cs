@@ -32,9 +32,23 @@ internal sealed class TokenizerConfig
 
     public static TokenizerConfig Read(string path)
     {
+        byte[] bytes;
         try
         {
-            var bytes = File.ReadAllBytes(path);
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TokenizerException($"cannot read {path}: {e.Message}", e);
+        }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>A tokenizer_config.json document (a file's bytes, or one stored in a GGUF); <paramref name="path"/> names it in errors.</summary>
+    public static TokenizerConfig Parse(byte[] bytes, string path)
+    {
+        try
+        {
             if (!System.Text.Unicode.Utf8.IsValid(bytes))   // JsonNode checks UTF-8 only when a string is read
                 throw new TokenizerException($"{path} is not valid UTF-8");
             var node = JsonNode.Parse(bytes);
@@ -55,10 +69,6 @@ internal sealed class TokenizerConfig
         {
             // "\ud800" is valid JSON but not valid UTF-16 once unescaped; System.Text.Json throws this when it is read.
             throw new TokenizerException($"{path} has a string that is not valid UTF-16 once unescaped (a lone surrogate such as \\ud800): {e.Message}", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TokenizerException($"cannot read {path}: {e.Message}", e);
         }
     }
 

@@ -2,7 +2,10 @@ using System.Buffers.Binary;
 using System.Text;
 using SeekSharp.Evaluation;
 using SeekSharp.Formats;
+using SeekSharp.Formats.Gguf;
 using SeekSharp.Model;
+using SeekSharp.Model.Gguf;
+using SeekSharp.Tests.Golden;
 using SeekSharp.Tokenization;
 using SeekSharp.Training.Data;
 using Xunit;
@@ -237,5 +240,94 @@ public sealed class FuzzRegressionTests : IDisposable
         Write("big/tokenizer.json", json[..at] + "\"id\": 2147483647" + json[(at + "\"id\": 0".Length)..]);
         var e = Assert.Throws<TokenizerException>(() => Tokenizer.Load(Path.Combine(_dir, "big")));
         Assert.Contains("added_tokens[0]", e.Message);
+    }
+
+    // ------------------------------------------------------------------ GGUF
+
+    [Theory]
+    [InlineData("{\"bos_token\": \"<s>\", \"bos_token\": \"<s>\"}", "names a key twice")]
+    [InlineData("{\"bos_token\": \"\\ud800\"}", "UTF-16")]
+    public void AGgufsTokenizerConfigIsReadAsAFileWouldBe(string config, string message)
+    {
+        // Found by the GGUF fuzzer: the tokenizer_config.json stored in a GGUF was parsed with JsonNode alone, so a key
+        // written twice leaked ArgumentException (and an escaped lone surrogate InvalidOperationException).
+        string path = Path.Combine(_dir, "t.gguf");
+        GgufWriter.Write(path,
+        [
+            new("general.architecture", "deepseek2"),
+            new(GgufTokenizerMetadata.JsonKey, File.ReadAllText(Path.Combine(TestUtil.DataDir, "tiny-tokenizer", "tokenizer.json"))),
+            new(GgufTokenizerMetadata.ConfigJsonKey, config),
+        ], []);
+        var e = Assert.Throws<TokenizerException>(() => GgufTokenizerMetadata.Load(path));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void AGgufBlockScaleThatIsNotFiniteIsACheckpointError()
+    {
+        // Found by the GGUF fuzzer (a tensor count one short moved every tensor's bytes): a Q8_0 block whose F16 scale is
+        // NaN was an ArgumentException from QuantizedMatrix.View.
+        string path = Path.Combine(_dir, "q8.gguf");
+        GgufExporter.Export(new GoldenCase("q_lora_null").Dir, path, GgufTensorType.Q8_0, mtp: false);
+        long at;
+        string name;
+        using (var f = GgufFile.Open(path))
+        {
+            var t = f.Tensors.First(t => t.Type == GgufTensorType.Q8_0);
+            (at, name) = (f.DataStart + t.Offset + 34 * 3, t.Name);   // block 3's scale
+        }
+        var bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)at), 0x7E00);   // F16 NaN
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(path));
+        Assert.Contains(name, e.Message);
+        Assert.Contains("is invalid", e.Message);
+        Assert.Contains("not finite", e.Message);
+    }
+
+    [Theory]
+    [InlineData("blk.0.attn_output.weight", true)]    // a matrix used in place
+    [InlineData("blk.0.attn_norm.weight", false)]     // a norm, copied
+    public void AGgufWeightHoldingANaNIsACheckpointError(string tensor, bool inPlace)
+    {
+        // GGUF weights were not checked for NaN or infinity on load (docs/reliability.md); now they are, as a folder's.
+        string path = Path.Combine(_dir, "f32.gguf");
+        GgufExporter.Export(new GoldenCase("q_lora_null").Dir, path, GgufTensorType.F32, mtp: false);
+        long at;
+        using (var f = GgufFile.Open(path)) at = f.DataStart + f.GetTensor(tensor).Offset + 4 * 5;
+        var bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan((int)at), float.PositiveInfinity);
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(path, new ModelLoadOptions { CheckFinite = true }));
+        Assert.Contains(tensor, e.Message);
+        Assert.Contains("element 5", e.Message);
+        if (inPlace)
+            using (var skipped = ModelLoader.Load(path, new ModelLoadOptions { CheckFinite = false })) Assert.NotNull(skipped);
+    }
+
+    [Theory]
+    [InlineData("deepseek2.feed_forward_length", 4294967295u, "more than 2^31 - 1")]
+    [InlineData("deepseek2.expert_feed_forward_length", 1_000_000u, "should have ne")]
+    public unsafe void GgufSizesThatTheTensorsDoNotHaveAreCheckpointErrors(string key, uint value, string message)
+    {
+        // Found by the 10,000-input GGUF run: a file without seeksharp.config whose feed_forward_length was 2^32 - 1 (an
+        // int of -1 once cast) passed validation, and allocating the model threw ArgumentOutOfRangeException ("a tensor of
+        // 3200000000 elements"). Sizes past int's range are refused, and every tensor's shape is checked against the
+        // metadata before anything is allocated.
+        string exported = Path.Combine(_dir, "e.gguf"), path = Path.Combine(_dir, "plain.gguf");
+        GgufExporter.Export(new GoldenCase("q_lora_null").Dir, exported, GgufTensorType.F32, mtp: false);
+        using (var f = GgufFile.Open(exported))
+        {
+            var metadata = f.Metadata.Where(m => !m.Key.StartsWith("seeksharp.", StringComparison.Ordinal))
+                .Select(m => m.Key == key ? new KeyValuePair<string, object>(key, value) : m).ToList();
+            var tensors = f.Tensors.Select(t =>
+            {
+                var bytes = new ReadOnlySpan<byte>(f.Address(t), checked((int)t.ByteSize)).ToArray();
+                return new GgufTensorToWrite(t.Name, t.Type, t.Dims, s => s.Write(bytes));
+            }).ToList();
+            GgufWriter.Write(path, metadata, tensors);
+        }
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(path));
+        Assert.Contains(message, e.Message);
     }
 }

@@ -33,7 +33,8 @@ internal static class Mutator
 
     private static readonly string[] JsonNames = ["null", "number", "string", "container", "remove", "duplicate"];
 
-    public static string KindName(int kind) => kind >= 100 ? "json-" + JsonNames[(kind - 100) % JsonKinds] : Names[kind % ByteKinds];
+    public static string KindName(int kind) =>
+        kind >= 200 ? "field" : kind >= 100 ? "json-" + JsonNames[(kind - 100) % JsonKinds] : Names[kind % ByteKinds];
 
     /// <summary>Integers that break length and offset arithmetic: 0, −1, sign bits, type maxima, just past 2^31 and 2^32.</summary>
     public static readonly long[] InterestingIntegers =

@@ -9,7 +9,7 @@ using Xunit.Sdk;
 namespace SeekSharp.Tests.Fuzzing;
 
 /// <summary>
-/// Mutated request bodies for /v1/chat/completions and /v1/completions on the shared test server: each is answered
+/// Mutated request bodies for /v1/chat/completions, /v1/completions, /tokenize and /detokenize on the shared test server: each is answered
 /// with a 2xx, or a 4xx in OpenAI's error shape, never a 500; and the server keeps serving (docs/reliability.md).
 /// </summary>
 [Collection(ServerCollection.Name)]
@@ -45,6 +45,30 @@ public sealed class ServerFuzzTests(SharedServer shared, ITestOutputHelper outpu
         ], RequestTokens, json: true);
         FuzzRunner.Run(corpus.Format, corpus.Gen(), input => Post("v1/completions", input.Bytes), FuzzRunner.Iterations(100), output);
         Post("v1/completions", Encoding.UTF8.GetBytes("""{"prompt": "still there?", "max_tokens": 1}"""), mustSucceed: true);
+    }
+
+    [Fact]
+    public void TokenizeBodiesAreAnsweredWithoutA500()
+    {
+        var corpus = new Corpus("HTTP /tokenize",
+        [
+            ("prompt", """{"model": "golden-v3", "prompt": "Once upon a time", "add_special_tokens": false}"""u8.ToArray()),
+            ("messages", """{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": "Hi"}]}], "add_generation_prompt": true}"""u8.ToArray()),
+        ], [.. RequestTokens, "\"add_special_tokens\":", "\"add_generation_prompt\": false", "\"tokens\": [1, 2]"], json: true);
+        FuzzRunner.Run(corpus.Format, corpus.Gen(), input => Post("tokenize", input.Bytes), FuzzRunner.Iterations(100), output);
+        Post("tokenize", Encoding.UTF8.GetBytes("""{"prompt": "still there?"}"""), mustSucceed: true);
+    }
+
+    [Fact]
+    public void DetokenizeBodiesAreAnsweredWithoutA500()
+    {
+        var corpus = new Corpus("HTTP /detokenize",
+        [
+            ("tokens", """{"model": "golden-v3", "tokens": [1, 2, 3, 40, 499]}"""u8.ToArray()),
+            ("empty", """{"tokens": []}"""u8.ToArray()),
+        ], [.. RequestTokens, "\"tokens\":", "[-1]", "[2147483647]", "[1.5]", "[\"a\"]"], json: true);
+        FuzzRunner.Run(corpus.Format, corpus.Gen(), input => Post("detokenize", input.Bytes), FuzzRunner.Iterations(100), output);
+        Post("detokenize", Encoding.UTF8.GetBytes("""{"tokens": [5, 6]}"""), mustSucceed: true);
     }
 
     // Found by the fuzzer: both were 500s (System.Text.Json reads UTF-8 and escapes lazily, and throws InvalidOperationException).

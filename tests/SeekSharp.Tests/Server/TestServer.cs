@@ -41,9 +41,10 @@ internal sealed class TestServer : IAsyncDisposable
         return configure is null ? options : configure(options);
     }
 
-    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions>? configure = null, bool waitUntilReady = true)
+    /// <summary>Starts a server; <paramref name="log"/> receives what <c>seeksharp serve</c> writes on stderr.</summary>
+    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions>? configure = null, bool waitUntilReady = true, TextWriter? log = null)
     {
-        var server = await OpenAiServer.StartAsync(Options(configure));
+        var server = await OpenAiServer.StartAsync(Options(configure), log);
         if (waitUntilReady) await server.Ready;
         var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         return new TestServer(server, http);

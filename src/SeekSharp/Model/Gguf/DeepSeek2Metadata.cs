@@ -102,8 +102,10 @@ public static class DeepSeek2Metadata
     {
         string arch = f.Get<string>("general.architecture");
         if (arch != Architecture) throw new CheckpointException($"{f.Path}: general.architecture is '{arch}'; SeekSharp loads '{Architecture}'.");
-        uint U(string key) => f.Get<uint>(A + key);
-        uint? Opt(string key) => f.Metadata.TryGetValue(A + key, out var v) ? v is uint u ? u : throw new CheckpointException($"{f.Path}: metadata '{A + key}' is a {v.GetType().Name}, expected UInt32") : null;
+        // Every count and size becomes an int: one past int's range would wrap negative.
+        uint Small(string key, uint u) => u <= int.MaxValue ? u : throw new CheckpointException($"{f.Path}: metadata '{A + key}' is {u}, more than 2^31 - 1.");
+        uint U(string key) => Small(key, f.Get<uint>(A + key));
+        uint? Opt(string key) => f.Metadata.TryGetValue(A + key, out var v) ? v is uint u ? Small(key, u) : throw new CheckpointException($"{f.Path}: metadata '{A + key}' is a {v.GetType().Name}, expected UInt32") : null;
         float? OptF(string key) => f.Metadata.TryGetValue(A + key, out var v) ? v is float x ? x : throw new CheckpointException($"{f.Path}: metadata '{A + key}' is a {v.GetType().Name}, expected Single") : null;
         int nextn = (int)(Opt("nextn_predict_layers") ?? 0);
         int blocks = (int)U("block_count");
