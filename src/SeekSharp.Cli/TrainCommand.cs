@@ -47,20 +47,32 @@ internal static class TrainCommand
         var peakGflops = new Option<double?>("--peak-gflops") { Description = "Float32 GFLOP/s to report MFU against (default: measured with GEMMs at start); a faster step raises it." };
         var parallel = new Option<string>("--parallel") { Description = "none, or dp: data parallel over the processes of an mpirun job (docs/distributed.md).", DefaultValueFactory = _ => "none" };
         parallel.AcceptOnlyFromAmong("none", "dp");
+        var zero = new Option<int>("--zero") { Description = "With --parallel dp: 1 shards the AdamW state over the ranks (ZeRO-1: gradients reduce-scattered, weights all-gathered); 0 keeps it whole on every rank.", DefaultValueFactory = _ => 0 };
+        zero.AcceptOnlyFromAmong("0", "1");
+        var bucketMib = new Option<double>("--bucket-mib") { Description = "With --parallel dp: MiB of gradients per all-reduce bucket.", DefaultValueFactory = _ => DataParallel.BucketFloats * 4.0 / (1 << 20) };
+        var overlap = new Option<bool>("--overlap") { Description = "With --parallel dp: all-reduce gradient buckets during the backward pass (false: after it).", DefaultValueFactory = _ => true };
         var command = new Command("train", "Train a DeepSeek-V3-architecture model (MLA, MoE with bias balancing, MTP).")
         {
             config, preset, initFrom, data, chat, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
-            peakGflops, parallel,
+            peakGflops, parallel, zero, overlap, bucketMib,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
-            if (r.GetValue(parallel) != "dp") return Train(r, stdout, stderr, null);
+            if (r.GetValue(parallel) != "dp")
+            {
+                if (r.GetValue(zero) != 0) throw new UsageException("--zero 1 shards the optimiser over data-parallel ranks: add --parallel dp (under mpirun).");
+                return Train(r, stdout, stderr, null);
+            }
             // Data parallel: every rank trains, rank 0 alone prints and writes. A rank that fails ends the whole job
             // (MPI_Abort) after saying why, rather than leaving the others waiting in a collective.
+            double mib = r.GetValue(bucketMib);
+            if (!(mib > 0 && mib <= 1024)) throw new UsageException($"--bucket-mib must be in (0, 1024], not {mib}.");
             var comm = Communicator.Open();
-            var dp = new DataParallel(comm);
+            var dp = new DataParallel(comm, shardOptimizer: r.GetValue(zero) == 1, overlap: r.GetValue(overlap), bucketFloats: (int)Math.Max(1, mib * (1 << 20) / 4));
             var rankErr = comm.IsRoot ? stderr : TextWriter.Null;
+            // When another rank dies, mpirun ends this one with SIGTERM: say so, on every rank, with the resume point.
+            using var notice = comm.Size > 1 ? new RankStopNotice(comm.Rank, comm.Size, r.GetValue(output)!, stderr) : null;
             int code;
             try { code = Train(r, comm.IsRoot ? stdout : TextWriter.Null, rankErr, dp); }
             catch (Exception e) when (comm.Size > 1 && e is not OperationCanceledException)
@@ -149,7 +161,9 @@ internal static class TrainCommand
                 if (run.Trainer.Data is SeekSharp.Training.Data.ChatDataset cd)
                     stderr.WriteLine($"chat data: {cd.TrainConversations:N0} conversations ({cd.TrainTargetTokens:N0} assistant tokens scored), {cd.ValidationConversations:N0} held out, {cd.Truncated(options.SeqLen):N0} cut to --seq-len {options.SeqLen}");
             }
-            if (dp is not null) stderr.WriteLine($"data parallel over {dp.Ranks} ranks: {run.Trainer.Options.BatchSize / dp.Ranks} of {run.Trainer.Options.BatchSize} sequences per rank per step");
+            if (dp is not null)
+                stderr.WriteLine($"data parallel over {dp.Ranks} ranks: {run.Trainer.Options.BatchSize / dp.Ranks} of {run.Trainer.Options.BatchSize} sequences per rank per step; "
+                    + $"{dp.Buckets} gradient bucket(s), all-reduced {(dp.ShardsOptimizer ? "as one reduce-scatter after the backward pass (ZeRO-1)" : dp.Overlaps ? "during the backward pass" : "after the backward pass")}");
             TrainingProgress.Attach(run.Trainer, pool, stderr, r.GetValue(peakGflops));
             double startedAt = run.Trainer.ElapsedSeconds;
             try
@@ -158,13 +172,23 @@ internal static class TrainCommand
             }
             catch (OperationCanceledException)
             {
+                dp?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
                 var saved = run.SaveCheckpoint();
                 stderr.WriteLine($"stopped at step {run.Trainer.Step}; saved {saved}; continue with --resume");
                 return CliRunner.Cancelled;
             }
             double trained = run.Trainer.ElapsedSeconds - startedAt;
             if (dp is not null && trained > 0)
-                stderr.WriteLine($"communication: {dp.CommunicationTime.TotalSeconds:F1} s of {trained:F1} s of training steps on rank 0 ({dp.CommunicationTime.TotalSeconds / trained:P1}, waiting for the slowest rank included)");
+            {
+                stderr.WriteLine($"communication: {dp.CommunicationTime.TotalSeconds:F1} s of {trained:F1} s of training steps on rank 0 ({dp.CommunicationTime.TotalSeconds / trained:P1}, waiting for the slowest rank included)"
+                    + (dp.Overlaps ? $"; the gradient all-reduce itself took {dp.BackgroundCommunicationTime.TotalSeconds:F1} s on the communication thread, the rest of it hidden behind the backward pass" : ""));
+            }
+            if (dp is not null)
+            {
+                var opt = run.Trainer.Optimizer;
+                stderr.WriteLine($"optimizer state: {opt.StateBytes / 1048576.0:F1} MiB on rank 0"
+                    + (dp.ShardsOptimizer ? $" (ZeRO-1: its slice of {opt.FullStateBytes / 1048576.0:F1} MiB over {dp.Ranks} ranks)" : $" (the whole state, on every rank; --zero 1 shards it)"));
+            }
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);
             return CliRunner.Ok;

@@ -56,7 +56,8 @@ public sealed class Trainer
             if (p.Data is null) p.ConvertTo(SeekSharp.Tensors.Weights.WeightFormat.F32);
             p.EnsureGrad();
         }
-        Optimizer = new Optimizer(model, options.Optimizer);
+        Optimizer = new Optimizer(model, options.Optimizer, parallel?.OptimizerShard);
+        parallel?.Attach(model, Optimizer);
         _ctx = new ForwardContext(pool) { SaveActivations = true };
         _evalCtx = _ctx.WithSaveActivations(false);
         _state = model.CreateState();
@@ -93,15 +94,16 @@ public sealed class Trainer
         var (loss, grads) = TrainingLoss.Compute(_ctx, Model, _state, Options.Loss, targetMask: mask, normalizer: normalizer);
         if (Parallel is not null) loss = Parallel.AllReduceLoss(loss, normalizer!.MainTargets);
         if (!double.IsFinite(loss.Total)) throw new TrainingDivergedException($"The loss is {loss.Total} at step {Step + 1}; lower --lr or check the data.");
-        Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance);
+        Parallel?.BeginBackward();
+        Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance, Parallel is { Overlaps: true } dpo ? dpo.LayerBackwardDone : null);
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
         if (Parallel is not null)
         {
-            Parallel.AllReduceGradients(Optimizer.Parameters);
+            Parallel.ReduceGradients();
             balance = Parallel.AllReduceLoads(balance);
         }
         double lr = Options.Schedule.At(Step);
-        double norm = Optimizer.Step(Pool, lr);
+        double norm = Parallel?.Step(Pool, lr) ?? Optimizer.Step(Pool, lr);
         ExpertBiasBalancer.Update(Model, balance, Options.BiasUpdateSpeed);
         Step++;
         TokensSeen += global.Rows;
