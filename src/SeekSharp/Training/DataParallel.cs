@@ -278,10 +278,8 @@ public sealed class DataParallel
         var (m, v) = (new float[block], new float[block]);
         optimizer.CopyOwnedMoments(m, v);
         var (allM, allV) = IsRootRank ? (new float[block * Ranks], new float[block * Ranks]) : ([], []);
-        _communication.Start();
-        Communicator.Gather<float>(m, allM);
+        Communicator.Gather<float>(m, allM);   // checkpoint time, not step time: not in CommunicationTime
         Communicator.Gather<float>(v, allV);
-        _communication.Stop();
         if (IsRootRank) optimizer.SetGatheredMoments(allM, allV);
     }
 
