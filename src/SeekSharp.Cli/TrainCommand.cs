@@ -52,15 +52,21 @@ internal static class TrainCommand
         var onNonFinite = new Option<string>("--on-nonfinite") { Description = "A NaN or infinite loss or gradient: stop (naming the step; the newest checkpoint is kept), or skip the step and halve the learning rate.", DefaultValueFactory = _ => "stop" };
         onNonFinite.AcceptOnlyFromAmong("stop", "skip");
         var maxSkipped = new Option<int>("--max-skipped-steps") { Description = "With --on-nonfinite skip: the most steps skipped before the run stops.", DefaultValueFactory = _ => 5 };
+        var zero = new Option<int>("--zero") { Description = "With --parallel dp: 1 shards the AdamW state over the ranks (ZeRO-1: gradients reduce-scattered, weights all-gathered); 0 keeps it whole on every rank.", DefaultValueFactory = _ => 0 };
+        zero.AcceptOnlyFromAmong("0", "1");
+        var bucketMib = new Option<double>("--bucket-mib") { Description = "With --parallel dp: MiB of gradients per all-reduce bucket.", DefaultValueFactory = _ => DataParallel.BucketFloats * 4.0 / (1 << 20) };
+        var overlap = new Option<bool>("--overlap") { Description = "With --parallel dp: all-reduce gradient buckets during the backward pass (false: after it).", DefaultValueFactory = _ => true };
         var command = new Command("train", "Train a DeepSeek-V3-architecture model (MLA, MoE with bias balancing, MTP).")
         {
             config, preset, initFrom, data, chat, tokenizer, output, steps, batch, seqLen, lr, minLr, warmup, schedule, optimizer, weightDecay, gradClip,
             mtpLambda, balanceAlpha, balanceMode, biasSpeed, seed, threads, evalEvery, evalBatches, saveEvery, keep, valFraction, resume,
-            peakGflops, parallel, ep, onNonFinite, maxSkipped,
+            peakGflops, parallel, ep, onNonFinite, maxSkipped, zero, overlap, bucketMib,
         };
         command.SetAction(r => CliRunner.Guard(stderr, () =>
         {
             string mode = r.GetValue(parallel)!;
+            if (mode != "dp" && r.GetValue(zero) != 0)
+                throw new UsageException("--zero 1 shards the optimiser over data-parallel ranks: use --parallel dp (under mpirun); expert parallelism does not shard it.");
             if (mode == "none")
             {
                 if (r.GetValue(ep) is not null) throw new UsageException("--ep needs --parallel ep or dp,ep.");
@@ -70,13 +76,19 @@ internal static class TrainCommand
             if (mode == "dp,ep" && r.GetValue(ep) is null) throw new UsageException("--parallel dp,ep needs --ep E, the ranks per expert-parallel group.");
             // Data parallel: every rank trains, rank 0 alone prints and writes. A rank that fails ends the whole job
             // (MPI_Abort) after saying why, rather than leaving the others waiting in a collective.
+            double mib = r.GetValue(bucketMib);
+            if (!(mib > 0 && mib <= 1024)) throw new UsageException($"--bucket-mib must be in (0, 1024], not {mib}.");
             var comm = Communicator.Open();
             DataParallel dp;
             try
             {
                 if (mode == "ep" && r.GetValue(ep) is { } e && e != comm.Size)
                     throw new UsageException($"--parallel ep splits the experts over all {comm.Size} ranks; for groups of {e}, use --parallel dp,ep --ep {e}.");
-                dp = new DataParallel(comm) { Experts = mode == "dp" ? null : new ExpertParallel(comm, r.GetValue(ep) ?? comm.Size) };
+                // Expert parallelism calls all-to-alls inside the backward pass, so gradients are not all-reduced beside it.
+                dp = new DataParallel(comm, shardOptimizer: r.GetValue(zero) == 1, overlap: mode == "dp" && r.GetValue(overlap), bucketFloats: (int)Math.Max(1, mib * (1 << 20) / 4))
+                {
+                    Experts = mode == "dp" ? null : new ExpertParallel(comm, r.GetValue(ep) ?? comm.Size),
+                };
             }
             catch (Exception e) when (comm.Size > 1)
             {
@@ -86,6 +98,8 @@ internal static class TrainCommand
                 throw;
             }
             var rankErr = comm.IsRoot ? stderr : TextWriter.Null;
+            // When another rank dies, mpirun ends this one with SIGTERM: say so, on every rank, with the resume point.
+            using var notice = comm.Size > 1 ? new RankStopNotice(comm.Rank, comm.Size, r.GetValue(output)!, stderr) : null;
             int code;
             try { code = Train(r, comm.IsRoot ? stdout : TextWriter.Null, rankErr, dp); }
             catch (Exception e) when (comm.Size > 1 && e is not OperationCanceledException)
@@ -179,7 +193,9 @@ internal static class TrainCommand
                 if (run.Trainer.Data is SeekSharp.Training.Data.ChatDataset cd)
                     stderr.WriteLine($"chat data: {cd.TrainConversations:N0} conversations ({cd.TrainTargetTokens:N0} assistant tokens scored), {cd.ValidationConversations:N0} held out, {cd.Truncated(options.SeqLen):N0} cut to --seq-len {options.SeqLen}");
             }
-            if (dp is not null) stderr.WriteLine($"data parallel over {dp.Ranks} ranks: {run.Trainer.Options.BatchSize / dp.Ranks} of {run.Trainer.Options.BatchSize} sequences per rank per step");
+            if (dp is not null)
+                stderr.WriteLine($"data parallel over {dp.Ranks} ranks: {run.Trainer.Options.BatchSize / dp.Ranks} of {run.Trainer.Options.BatchSize} sequences per rank per step; "
+                    + $"{dp.Buckets} gradient bucket(s), all-reduced {(dp.ShardsOptimizer ? "as one reduce-scatter after the backward pass (ZeRO-1)" : dp.Overlaps ? "during the backward pass" : "after the backward pass")}");
             if (dp?.Experts is { Dispatch: { } dispatch } experts)
                 stderr.WriteLine($"expert parallel: {experts.World.Size / experts.Group.Size} group(s) of {experts.Group.Size} ranks, {dispatch.ExpertsPerRank} of {dispatch.Experts} routed experts per rank");
             TrainingProgress.Attach(run.Trainer, pool, stderr, r.GetValue(peakGflops));
@@ -192,6 +208,7 @@ internal static class TrainCommand
             catch (OperationCanceledException)
             {
                 run.Trainer.GatherExperts();
+                dp?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
                 var saved = run.SaveCheckpoint();
                 stderr.WriteLine($"stopped at step {run.Trainer.Step}; saved {saved}; continue with --resume");
                 return CliRunner.Cancelled;
@@ -202,13 +219,20 @@ internal static class TrainCommand
                 double exchange = dp.Experts?.ExchangeTime.TotalSeconds ?? 0;
                 double communication = dp.CommunicationTime.TotalSeconds + exchange + (dp.Experts?.CommunicationTime.TotalSeconds ?? 0);
                 stderr.WriteLine($"communication: {communication:F1} s of {trained:F1} s of training steps on rank 0 ({communication / trained:P1}, waiting for the slowest rank included)"
-                    + (dp.Experts is null ? "" : $"; token all-to-alls {exchange:F1} s ({exchange / trained:P1})"));
+                    + (dp.Experts is null ? "" : $"; token all-to-alls {exchange:F1} s ({exchange / trained:P1})")
+                    + (dp.Overlaps ? $"; the gradient all-reduce itself took {dp.BackgroundCommunicationTime.TotalSeconds:F1} s on the communication thread, the rest of it hidden behind the backward pass" : ""));
                 if (dp.Experts?.Dispatch is { } d)
                 {
                     long steps = run.Trainer.Step - startStep;
                     stderr.WriteLine($"expert parallel: a token reached at most {d.MostRanksPerToken} of {d.Group.Size} ranks (topk_group {run.Trainer.Model.Config.TopkGroup?.ToString() ?? "none"}); "
                         + $"rank 0 sent {d.BytesSent / 1e6 / Math.Max(1, steps):F1} MB of token rows to other ranks per step");
                 }
+            }
+            if (dp is not null)
+            {
+                var opt = run.Trainer.Optimizer;
+                stderr.WriteLine($"optimizer state: {opt.StateBytes / 1048576.0:F1} MiB on rank 0"
+                    + (dp.ShardsOptimizer ? $" (ZeRO-1: its slice of {opt.FullStateBytes / 1048576.0:F1} MiB over {dp.Ranks} ranks)" : $" (the whole state, on every rank; --zero 1 shards it)"));
             }
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);

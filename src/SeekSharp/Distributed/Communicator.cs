@@ -19,12 +19,18 @@ public sealed unsafe class Communicator : IDisposable
 
     public int Rank { get; }
     public int Size { get; }
+    /// <summary>
+    /// True when MPI runs with MPI_THREAD_SERIALIZED or more: any thread may call a collective, one at a time. Then
+    /// data parallelism all-reduces gradients on its own thread while the backward pass goes on.
+    /// </summary>
+    public bool AnyThreadMayCall { get; }
 
-    private Communicator(OpenMpi.Api mpi, nint comm, bool world)
+    private Communicator(OpenMpi.Api mpi, nint comm, bool world, bool anyThreadMayCall)
     {
         _mpi = mpi;
         _comm = comm;
         _world = world;
+        AnyThreadMayCall = anyThreadMayCall;
         int rank, size;
         OpenMpi.Check(mpi.CommRank(_comm, &rank), "MPI_Comm_rank");
         OpenMpi.Check(mpi.CommSize(_comm, &size), "MPI_Comm_size");
@@ -43,9 +49,10 @@ public sealed unsafe class Communicator : IDisposable
         OpenMpi.Check(mpi.Finalized(&finalized), "MPI_Finalized");
         if (finalized != 0) throw new DistributedException("MPI was finalised in this process and cannot be started again.");
         OpenMpi.Check(mpi.Initialized(&initialized), "MPI_Initialized");
-        if (initialized == 0) OpenMpi.Check(mpi.Init(null, null), "MPI_Init");
+        int provided = 0;
+        if (initialized == 0) OpenMpi.Check(mpi.InitThread(null, null, OpenMpi.ThreadSerialized, &provided), "MPI_Init_thread");
         OpenMpi.Check(mpi.CommSetErrhandler(mpi.CommWorld, mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
-        return new Communicator(mpi, mpi.CommWorld, world: true);
+        return new Communicator(mpi, mpi.CommWorld, world: true, anyThreadMayCall: provided >= OpenMpi.ThreadSerialized);
     }
 
     public bool IsRoot => Rank == 0;
@@ -59,7 +66,7 @@ public sealed unsafe class Communicator : IDisposable
         nint comm;
         OpenMpi.Check(_mpi.CommSplit(Live(), color, key, &comm), "MPI_Comm_split");
         OpenMpi.Check(_mpi.CommSetErrhandler(comm, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler");
-        return new Communicator(_mpi, comm, world: false);
+        return new Communicator(_mpi, comm, world: false, AnyThreadMayCall);
     }
 
     public void Barrier() => OpenMpi.Check(_mpi.Barrier(Live()), "MPI_Barrier");
@@ -74,6 +81,44 @@ public sealed unsafe class Communicator : IDisposable
     {
         if (data.IsEmpty) return;
         fixed (T* p = data) OpenMpi.Check(_mpi.Allreduce((void*)OpenMpi.InPlace, p, data.Length, TypeOf<T>(), op, Live()), call);
+    }
+
+    /// <summary>
+    /// Sums <paramref name="send"/> (Size blocks of <paramref name="receive"/>.Length elements) over the ranks and gives
+    /// rank r only block r of the sum (MPI_Reduce_scatter_block): half the traffic of an all-reduce, for a rank that
+    /// needs only its own slice (ZeRO-1's gradients).
+    /// </summary>
+    public void ReduceScatterSum<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
+    {
+        if (send.Length != receive.Length * Size)
+            throw new ArgumentException($"ReduceScatterSum: {Size} ranks × {receive.Length} elements need a send buffer of {receive.Length * Size}, got {send.Length}.");
+        if (receive.IsEmpty) return;
+        fixed (T* s = send) fixed (T* r = receive)
+            OpenMpi.Check(_mpi.ReduceScatterBlock(s, r, receive.Length, TypeOf<T>(), _mpi.Sum, Live()), "MPI_Reduce_scatter_block(SUM)");
+    }
+
+    /// <summary>
+    /// Every rank's <paramref name="data"/> holds Size blocks; rank r's block r is copied into block r of every rank
+    /// (MPI_Allgather in place).
+    /// </summary>
+    public void AllGatherInPlace<T>(Span<T> data) where T : unmanaged
+    {
+        if (data.Length % Size != 0) throw new ArgumentException($"AllGatherInPlace: {data.Length} elements do not split into {Size} blocks.");
+        if (data.IsEmpty) return;
+        fixed (T* p = data)
+            OpenMpi.Check(_mpi.Allgather((void*)OpenMpi.InPlace, 0, TypeOf<T>(), p, data.Length / Size, TypeOf<T>(), Live()), "MPI_Allgather(in place)");
+    }
+
+    /// <summary>
+    /// Rank r's <paramref name="send"/> lands at [r·n, (r+1)·n) of <paramref name="receive"/> on rank
+    /// <paramref name="root"/> (MPI_Gather); the other ranks' <paramref name="receive"/> is not used and may be empty.
+    /// </summary>
+    public void Gather<T>(ReadOnlySpan<T> send, Span<T> receive, int root = 0) where T : unmanaged
+    {
+        if (Rank == root && receive.Length != send.Length * Size)
+            throw new ArgumentException($"Gather: {Size} ranks × {send.Length} elements need a receive buffer of {send.Length * Size}, got {receive.Length}.");
+        fixed (T* s = send) fixed (T* r = receive)
+            OpenMpi.Check(_mpi.Gather(s, send.Length, TypeOf<T>(), r, send.Length, TypeOf<T>(), root, Live()), "MPI_Gather");
     }
 
     /// <summary><paramref name="data"/> of rank <paramref name="root"/> is copied to every rank.</summary>

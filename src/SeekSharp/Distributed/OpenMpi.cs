@@ -17,6 +17,8 @@ namespace SeekSharp.Distributed;
 internal static unsafe class OpenMpi
 {
     public const int Success = 0;
+    /// <summary>MPI_THREAD_SERIALIZED: any thread may call MPI, one at a time.</summary>
+    public const int ThreadSerialized = 2;
     /// <summary>Open MPI's MPI_IN_PLACE: the address 1.</summary>
     public static readonly nint InPlace = 1;
 
@@ -31,6 +33,7 @@ internal static unsafe class OpenMpi
     {
         public nint CommWorld, Float, Double, Int, Long, Byte, Sum, Max, ErrorsReturn;
         public delegate* unmanaged<int*, byte***, int> Init;
+        public delegate* unmanaged<int*, byte***, int, int*, int> InitThread;
         public delegate* unmanaged<int*, int> Initialized;
         public delegate* unmanaged<int*, int> Finalized;
         public delegate* unmanaged<int> Finalize;
@@ -46,6 +49,8 @@ internal static unsafe class OpenMpi
         public delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, int> Allgatherv;
         public delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Alltoall;
         public delegate* unmanaged<void*, int*, int*, nint, void*, int*, int*, nint, nint, int> Alltoallv;
+        public delegate* unmanaged<void*, void*, int, nint, nint, nint, int> ReduceScatterBlock;
+        public delegate* unmanaged<void*, int, nint, void*, int, nint, int, nint, int> Gather;
         public delegate* unmanaged<nint, int, int> Abort;
         public delegate* unmanaged<int, byte*, int*, int> ErrorString;
     }
@@ -79,6 +84,7 @@ internal static unsafe class OpenMpi
             Max = Export("ompi_mpi_op_max"),
             ErrorsReturn = Export("ompi_mpi_errors_return"),
             Init = (delegate* unmanaged<int*, byte***, int>)Export("MPI_Init"),
+            InitThread = (delegate* unmanaged<int*, byte***, int, int*, int>)Export("MPI_Init_thread"),
             Initialized = (delegate* unmanaged<int*, int>)Export("MPI_Initialized"),
             Finalized = (delegate* unmanaged<int*, int>)Export("MPI_Finalized"),
             Finalize = (delegate* unmanaged<int>)Export("MPI_Finalize"),
@@ -94,6 +100,8 @@ internal static unsafe class OpenMpi
             Allgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, int>)Export("MPI_Allgatherv"),
             Alltoall = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)Export("MPI_Alltoall"),
             Alltoallv = (delegate* unmanaged<void*, int*, int*, nint, void*, int*, int*, nint, nint, int>)Export("MPI_Alltoallv"),
+            ReduceScatterBlock = (delegate* unmanaged<void*, void*, int, nint, nint, nint, int>)Export("MPI_Reduce_scatter_block"),
+            Gather = (delegate* unmanaged<void*, int, nint, void*, int, nint, int, nint, int>)Export("MPI_Gather"),
             Abort = (delegate* unmanaged<nint, int, int>)Export("MPI_Abort"),
             ErrorString = (delegate* unmanaged<int, byte*, int*, int>)Export("MPI_Error_string"),
         };

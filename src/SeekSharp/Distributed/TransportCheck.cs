@@ -53,6 +53,27 @@ public static class TransportCheck
             for (int k = 0; k <= j; k++) Expect(all[at + k] == j, "all-gatherv", r, at + k);
         verified.Add("all-gather, all-gatherv");
 
+        // reduce-scatter: block j of rank r holds (r + 1)·(j + 1) + i; rank r's block of the sum is
+        // (r + 1)·n(n + 1)/2 + n·i. Then an all-gather in place puts every rank's block back together, and a gather
+        // brings rank j's pair (j, −j) to rank 0.
+        const int block = 5;
+        var scatter = new float[block * n];
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < block; i++) scatter[j * block + i] = (r + 1) * (j + 1) + i;
+        var mine = new float[block];
+        comm.ReduceScatterSum<float>(scatter, mine);
+        for (int i = 0; i < block; i++) Expect(mine[i] == (r + 1) * n * (n + 1) / 2f + n * i, "reduce-scatter", r, i);
+        var blocks = new float[block * n];
+        mine.CopyTo(blocks.AsSpan(r * block));
+        comm.AllGatherInPlace<float>(blocks);
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < block; i++) Expect(blocks[j * block + i] == (j + 1) * n * (n + 1) / 2f + n * i, "all-gather in place", r, j * block + i);
+        var pairs = new int[r == 0 ? 2 * n : 0];
+        comm.Gather<int>([r, -r], pairs);
+        if (r == 0)
+            for (int j = 0; j < n; j++) Expect(pairs[2 * j] == j && pairs[2 * j + 1] == -j, "gather", r, j);
+        verified.Add("reduce-scatter, all-gather in place, gather");
+
         // all-to-all of counts, then all-to-allv: rank r sends (r + j + 1) floats of value 100·r + j to rank j.
         var sendCounts = Enumerable.Range(0, n).Select(j => r + j + 1).ToArray();
         var receiveCounts = new int[n];

@@ -210,8 +210,11 @@ public sealed class DeepSeekModel : IDisposable
     /// The backward pass of a training forward (SaveActivations, all logits, MTP run when <paramref name="dMtpLogits"/>
     /// is given): accumulates every parameter's gradient from ∂L/∂logits [N, V], ∂L/∂(MTP logits) per depth, and the
     /// balance loss's ∂L/∂s̄ per MoE layer (keyed by layer index; MTP layers after the main ones).
+    /// <paramref name="layerDone"/>(l) is called once decoder layer l's backward is done: from then on the gradients of
+    /// layers l.. and of the head, final norm and MTP modules are final (data parallelism starts summing them).
     /// </summary>
-    public void Backward(ForwardContext ctx, ModelState state, Tensor dLogits, Tensor[] dMtpLogits, IReadOnlyDictionary<int, float[]>? balance = null)
+    public void Backward(ForwardContext ctx, ModelState state, Tensor dLogits, Tensor[] dMtpLogits, IReadOnlyDictionary<int, float[]>? balance = null,
+        Action<int>? layerDone = null)
     {
         var batch = state.Batch;
         int n = batch.Rows, d = Config.HiddenSize;
@@ -235,7 +238,10 @@ public sealed class DeepSeekModel : IDisposable
         var dh = ctx.Arena.AllocateUninitialized(new TensorShape(n, d));
         FinalNorm.Backward(state.Hidden, state.NormRstd, dNormed, dh, accumulate: false);
         for (int l = Layers.Length - 1; l >= 0; l--)
+        {
             Layers[l].Backward(ctx, state.Layers[l], dh, Balance(balance, l));
+            layerDone?.Invoke(l);
+        }
         AccumulateEmbeddingGrad(Embed, state.Tokens, dh);
     }
 

@@ -77,7 +77,7 @@ public sealed class ExpertParallel : IDisposable
                 }
         }
         _replicated.AddRange(optimizer.Parameters.Where(p => !expertSet.Contains(p)));
-        if (Replicas.Size > 1) _replicaGradients = new DataParallel(Replicas);
+        if (Replicas.Size > 1) _replicaGradients = new DataParallel(Replicas, overlap: false);
     }
 
     private static IEnumerable<Moe> MoeLayers(DeepSeekModel model)

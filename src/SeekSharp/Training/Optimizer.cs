@@ -12,24 +12,60 @@ namespace SeekSharp.Training;
 public sealed class Optimizer
 {
     private readonly List<Parameter> _params;
+    // AdamW's moments of the part of each parameter this rank owns: the whole parameter without a shard, else the
+    // overlap of [Offset(i), Offset(i) + Size) with the shard's slice of the flattened parameters (often empty).
     private readonly float[][] _m, _v;
+    private readonly long[] _offset;                      // parameter i starts at _offset[i] of the flattened parameters
     private readonly List<(int Param, int Start, int Length)> _chunks = new();   // the update's work items
+    private float[]? _gatheredM, _gatheredV;              // [FlatSize]: every rank's moments, on rank 0, for Save
 
     public OptimizerOptions Options { get; }
     /// <summary>Optimiser steps taken (the t of Adam's bias correction).</summary>
     public long StepCount { get; private set; }
+    /// <summary>The slice of the parameters whose moments this process keeps and updates (ZeRO-1), or null for all.</summary>
+    public OptimizerShard? Shard { get; }
+    /// <summary>Floats in all trainable parameters together (their flattened length).</summary>
+    public long FlatSize { get; }
+    /// <summary>[Start, End) of the flattened parameters this process updates: all of them without a shard.</summary>
+    public (long Start, long End) Owned { get; }
 
-    public Optimizer(DeepSeekModel model, OptimizerOptions options)
+    public Optimizer(DeepSeekModel model, OptimizerOptions options, OptimizerShard? shard = null)
     {
         options.Validate();
         Options = options;
+        Shard = shard;
         _params = model.Parameters.Where(p => p.Role != ParameterRole.ExpertBias).ToList();
+        _offset = new long[_params.Count];
+        for (int i = 0; i < _params.Count; i++) { _offset[i] = FlatSize; FlatSize += _params[i].Size; }
+        Owned = shard is { } s ? s.Slice(FlatSize) : (0, FlatSize);
         bool adam = options.Kind == OptimizerKind.AdamW;
-        _m = _params.Select(p => adam ? new float[p.Size] : Array.Empty<float>()).ToArray();
-        _v = _params.Select(p => adam ? new float[p.Size] : Array.Empty<float>()).ToArray();
+        _m = new float[_params.Count][];
+        _v = new float[_params.Count][];
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var (start, length) = OwnedPart(i);
+            _m[i] = adam ? new float[length] : [];
+            _v[i] = adam ? new float[length] : [];
+        }
     }
 
     public IReadOnlyList<Parameter> Parameters => _params;
+
+    /// <summary>Where parameter <paramref name="index"/> starts in the flattened parameters.</summary>
+    public long OffsetOf(int index) => _offset[index];
+
+    /// <summary>The part [Start, Start + Length) of parameter <paramref name="index"/> inside <see cref="Owned"/>.</summary>
+    public (int Start, int Length) OwnedPart(int index)
+    {
+        long from = Math.Max(Owned.Start, _offset[index]), to = Math.Min(Owned.End, _offset[index] + _params[index].Size);
+        return to <= from ? (0, 0) : ((int)(from - _offset[index]), (int)(to - from));
+    }
+
+    /// <summary>Bytes of optimiser state (AdamW's two moments) this process holds.</summary>
+    public long StateBytes => _m.Sum(a => (long)a.Length) * 2 * sizeof(float);
+
+    /// <summary>Bytes of optimiser state the whole model needs (what one process holds without a shard).</summary>
+    public long FullStateBytes => Options.Kind == OptimizerKind.AdamW ? FlatSize * 2 * sizeof(float) : 0;
 
     /// <summary>√(Σ g²) over every trainable parameter, summed per tensor in double and in a fixed order.</summary>
     public double GradientNorm()
@@ -44,17 +80,44 @@ public sealed class Optimizer
         return Math.Sqrt(sum);
     }
 
-    /// <summary>Clips (when configured) and applies one update with learning rate <paramref name="lr"/>; returns the pre-clip norm.</summary>
-    public double Step(WorkerPool pool, double lr)
+    /// <summary>Σ g² over the owned part of every parameter, per part in double and in parameter order.</summary>
+    private double OwnedSquares()
     {
-        double norm = GradientNorm();
+        double sum = 0;
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var (start, length) = OwnedPart(i);
+            double s = 0;
+            foreach (var g in _params[i].Grad.AsSpan(start, length)) s += (double)g * g;
+            sum += s;
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Clips (when configured) and applies one update with learning rate <paramref name="lr"/>; returns the pre-clip norm.
+    /// With a <see cref="Shard"/>, only the owned part of each gradient must hold the summed gradient, only the owned
+    /// part of the weights changes, and <paramref name="sumOverShards"/> adds up the shards' Σ g² for the global norm.
+    /// </summary>
+    public double Step(WorkerPool pool, double lr, Func<double, double>? sumOverShards = null)
+    {
+        double norm;
+        if (Shard is null) norm = GradientNorm();
+        else
+        {
+            if (sumOverShards is null) throw new InvalidOperationException("A sharded optimiser needs the sum of the shards' squared gradients.");
+            norm = Math.Sqrt(sumOverShards(OwnedSquares()));
+        }
         if (!double.IsFinite(norm)) throw new TrainingDivergedException($"The gradient norm is {norm} at step {StepCount + 1}.");
         float clip = Options.GradClip > 0 && norm > Options.GradClip ? (float)(Options.GradClip / norm) : 1f;
         StepCount++;
         if (_chunks.Count == 0)
             for (int i = 0; i < _params.Count; i++)
-                for (int s = 0; s < _params[i].Size; s += UpdateChunk)
-                    _chunks.Add((i, s, Math.Min(UpdateChunk, _params[i].Size - s)));
+            {
+                var (start, length) = OwnedPart(i);
+                for (int s = 0; s < length; s += UpdateChunk)
+                    _chunks.Add((i, start + s, Math.Min(UpdateChunk, length - s)));
+            }
         var opt = Options;
         pool.For(_chunks.Count, new Update(this, _chunks, (float)lr, clip, (float)opt.Beta1, (float)opt.Beta2, (float)opt.Epsilon,
             (float)opt.WeightDecay, (float)(1 - Math.Pow(opt.Beta1, StepCount)), (float)(1 - Math.Pow(opt.Beta2, StepCount))));
@@ -79,8 +142,9 @@ public sealed class Optimizer
                 for (int k = 0; k < w.Length; k++) w[k] -= _lr * (g[k] * _clip + decay * w[k]);
                 return;
             }
-            var m = _o._m[pi].AsSpan(start, length);
-            var v = _o._v[pi].AsSpan(start, length);
+            int at = start - _o.OwnedPart(pi).Start;   // the moments hold only the owned part
+            var m = _o._m[pi].AsSpan(at, length);
+            var v = _o._v[pi].AsSpan(at, length);
             float stepSize = _lr / _c1, decayFactor = 1 - _lr * decay;
             float invC2 = 1 / _c2;
             int i = 0;
@@ -120,44 +184,97 @@ public sealed class Optimizer
 
     // ------------------------------------------------------------------ state
 
-    /// <summary>Writes the step count and every moment (float32, parameter order).</summary>
+    /// <summary>
+    /// This process's moments, flattened: [Owned.End − Owned.Start] floats each of m and v (what a rank sends to be
+    /// gathered before rank 0 saves a sharded state).
+    /// </summary>
+    public void CopyOwnedMoments(Span<float> m, Span<float> v)
+    {
+        int at = 0;
+        for (int i = 0; i < _params.Count; i++)
+        {
+            _m[i].CopyTo(m[at..]);
+            _v[i].CopyTo(v[at..]);
+            at += _m[i].Length;
+        }
+    }
+
+    /// <summary>Every rank's moments, flattened ([<see cref="FlatSize"/>] each), for the next <see cref="Save"/> of a sharded state.</summary>
+    public void SetGatheredMoments(float[] m, float[] v)
+    {
+        if (m.LongLength < FlatSize || v.LongLength < FlatSize)
+            throw new ArgumentException($"The gathered moments hold {m.LongLength} and {v.LongLength} floats; the parameters have {FlatSize}.");
+        (_gatheredM, _gatheredV) = (m, v);
+    }
+
+    /// <summary>
+    /// Writes the step count and every moment (float32, parameter order): the whole model's, so a state saved with a
+    /// shard resumes with any shard or none. A sharded optimiser writes the moments gathered by
+    /// <see cref="SetGatheredMoments"/> (<see cref="DataParallel.GatherOptimizerState"/> on every rank first).
+    /// </summary>
     public void Save(BinaryWriter writer)
     {
+        bool adam = Options.Kind == OptimizerKind.AdamW;
+        if (Shard is not null && adam && _gatheredM is null)
+            throw new InvalidOperationException("A sharded optimiser's moments must be gathered on every rank (DataParallel.GatherOptimizerState) before rank 0 saves them.");
         writer.Write(StepCount);
         writer.Write(_params.Count);
         for (int i = 0; i < _params.Count; i++)
         {
             writer.Write(_params[i].Name);
-            WriteFloats(writer, _m[i]);
-            WriteFloats(writer, _v[i]);
+            if (Shard is null || !adam)
+            {
+                WriteFloats(writer, _m[i]);
+                WriteFloats(writer, _v[i]);
+            }
+            else
+            {
+                WriteFloats(writer, _gatheredM.AsSpan((int)_offset[i], _params[i].Size));
+                WriteFloats(writer, _gatheredV.AsSpan((int)_offset[i], _params[i].Size));
+            }
         }
+        (_gatheredM, _gatheredV) = (null, null);
     }
 
+    /// <summary>Reads a state written by <see cref="Save"/> (with a shard or without); a shard keeps its own part.</summary>
     public void Load(BinaryReader reader)
     {
         StepCount = reader.ReadInt64();
         int count = reader.ReadInt32();
         if (count != _params.Count) throw new CheckpointException($"The training state has {count} parameters' moments, the model has {_params.Count}.");
+        bool adam = Options.Kind == OptimizerKind.AdamW;
+        float[] whole = [];
         for (int i = 0; i < count; i++)
         {
             string name = reader.ReadString();
             if (name != _params[i].Name) throw new CheckpointException($"The training state's moment #{i} is for '{name}', expected '{_params[i].Name}'.");
-            ReadFloats(reader, _m[i], name);
-            ReadFloats(reader, _v[i], name);
+            if (Shard is null || !adam)
+            {
+                ReadFloats(reader, _m[i], name);
+                ReadFloats(reader, _v[i], name);
+                continue;
+            }
+            // Read the whole parameter's moments and keep the owned part.
+            if (whole.Length < _params[i].Size) whole = new float[_params[i].Size];
+            var (start, length) = OwnedPart(i);
+            ReadFloats(reader, whole.AsSpan(0, _params[i].Size), name);
+            whole.AsSpan(start, length).CopyTo(_m[i]);
+            ReadFloats(reader, whole.AsSpan(0, _params[i].Size), name);
+            whole.AsSpan(start, length).CopyTo(_v[i]);
         }
     }
 
-    private static void WriteFloats(BinaryWriter w, float[] values)
+    private static void WriteFloats(BinaryWriter w, ReadOnlySpan<float> values)
     {
         w.Write(values.Length);
-        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
     }
 
-    private static void ReadFloats(BinaryReader r, float[] into, string name)
+    private static void ReadFloats(BinaryReader r, Span<float> into, string name)
     {
         int n = r.ReadInt32();
         if (n != into.Length) throw new CheckpointException($"The training state holds {n} moment values for '{name}', expected {into.Length}.");
-        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(into.AsSpan());
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(into);
         if (r.Read(bytes) != bytes.Length) throw new CheckpointException($"The training state ends inside the moments of '{name}'.");
     }
 }

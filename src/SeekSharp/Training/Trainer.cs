@@ -64,7 +64,8 @@ public sealed class Trainer
             p.EnsureGrad();
         }
         // Expert parallel: the optimiser runs unclipped; ExpertParallel.Step clips by the norm over every rank's experts.
-        Optimizer = new Optimizer(model, parallel?.Experts is null ? options.Optimizer : options.Optimizer with { GradClip = 0 });
+        Optimizer = new Optimizer(model, parallel?.Experts is null ? options.Optimizer : options.Optimizer with { GradClip = 0 }, parallel?.OptimizerShard);
+        parallel?.Attach(model, Optimizer);
         parallel?.Experts?.Attach(model, Optimizer);
         _ctx = new ForwardContext(pool) { SaveActivations = true };
         _evalCtx = _ctx.WithSaveActivations(false);
@@ -104,18 +105,20 @@ public sealed class Trainer
         double lr = Options.Schedule.At(Step) * LearningRateScale;
         if (!double.IsFinite(loss.Total))
             return NonFinite(global.Rows, loss, lr, $"the loss is {loss.Total} (main {loss.Main}, MTP {loss.Mtp}, balance {loss.Balance})");
-        Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance);
+        Parallel?.BeginBackward();
+        Model.Backward(_ctx, _state, grads.DLogits, grads.DMtpLogits, grads.Balance, Parallel is { Overlaps: true } dpo ? dpo.LayerBackwardDone : null);
         var balance = ExpertBiasBalancer.Measure(Model, _state, RunMtp);
         if (Parallel is not null)
         {
             if (Parallel.Experts is { } ep) ep.ReduceGradients(Parallel);
-            else Parallel.AllReduceGradients(Optimizer.Parameters);
+            else Parallel.ReduceGradients();
             balance = Parallel.AllReduceLoads(balance);
         }
         double norm;
-        try   // both throw before changing anything when the norm is not finite
+        try   // each throws before changing anything when the norm is not finite
         {
-            norm = Parallel?.Experts is { } experts ? experts.Step(Optimizer, Pool, lr, Options.Optimizer.GradClip) : Optimizer.Step(Pool, lr);
+            norm = Parallel?.Experts is { } experts ? experts.Step(Optimizer, Pool, lr, Options.Optimizer.GradClip)
+                : Parallel is { } replicas ? replicas.Step(Pool, lr) : Optimizer.Step(Pool, lr);
         }
         catch (TrainingDivergedException)
         {

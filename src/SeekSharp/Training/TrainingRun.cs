@@ -52,6 +52,7 @@ public sealed class TrainingRun
             throw new InvalidInputException($"{directory} is not empty: continue it with --resume, or choose a new --out.");
         var data = OpenData(options, model.Config, tokenizer);
         var run = new TrainingRun(directory, new Trainer(model, data, options, pool, parallel), tokenizer);
+        parallel?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
         if (!writer) return run;
         System.IO.Directory.CreateDirectory(directory);
         AtomicWrite(Path.Combine(directory, RunFile), JsonSerializer.Serialize(options, TrainingOptions.Json));
@@ -195,7 +196,11 @@ public sealed class TrainingRun
             metrics?.WriteLine(JsonSerializer.Serialize(m));
             metrics?.Flush();
             progress?.Report(m);
-            if (save) SaveCheckpoint();
+            if (save)
+            {
+                Trainer.Parallel?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
+                SaveCheckpoint();
+            }
         }
     }
 

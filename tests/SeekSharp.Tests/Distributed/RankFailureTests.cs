@@ -6,8 +6,8 @@ namespace SeekSharp.Tests.Distributed;
 
 /// <summary>
 /// A rank killed in the middle of data-parallel training (<c>kill -9</c>) ends the whole job within seconds with a
-/// message naming the rank, instead of leaving the other rank waiting in a collective; the run then resumes from its
-/// last checkpoint on another number of ranks.
+/// message naming the rank, instead of leaving the other rank waiting in a collective, and the surviving rank prints a
+/// line of its own with the resume point; the run then resumes from its last checkpoint on another number of ranks.
 /// </summary>
 public sealed class RankFailureTests : IDisposable
 {
@@ -24,6 +24,7 @@ public sealed class RankFailureTests : IDisposable
             "--seq-len", "32", "--eval-every", "0", "--save-every", "2", "--threads", "1", "--parallel", "dp");
         var stderr = job.StandardError.ReadToEndAsync();
         var stdout = job.StandardOutput.ReadToEndAsync();
+        int survivorStep;
         try
         {
             // Wait for a checkpoint past step 0, then kill rank 1 the hard way.
@@ -42,7 +43,13 @@ public sealed class RankFailureTests : IDisposable
             job.WaitForExit();
             Assert.NotEqual(0, job.ExitCode);
             Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30));
-            Assert.Contains("rank 1", await stderr);   // mpirun names the rank that died
+            string err = await stderr;
+            Assert.Contains("rank 1", err);   // mpirun names the rank that died
+            // The surviving rank says so itself, with where to resume (its newest checkpoint when mpirun ended it).
+            var said = System.Text.RegularExpressions.Regex.Match(err,
+                $@"rank 0 of 2: stopping: mpirun is ending the job \(SIGTERM: another rank failed, or the job was stopped\); resume with --resume --out {System.Text.RegularExpressions.Regex.Escape(run)} \(newest checkpoint: step (\d+)\)");
+            Assert.True(said.Success, $"no line from the surviving rank in:\n{err}");
+            survivorStep = int.Parse(said.Groups[1].Value);
             await stdout;
         }
         finally
@@ -53,6 +60,7 @@ public sealed class RankFailureTests : IDisposable
         // The newest complete checkpoint resumes on one process, a different number of ranks.
         string latest = File.ReadAllText(Path.Combine(run, "checkpoints", "latest")).Trim();
         int step = int.Parse(latest["step-".Length..]);
+        Assert.True(step >= survivorStep, $"the surviving rank named step {survivorStep}, the run's newest checkpoint is {step}");
         var resumed = CliTestHost.Run("train", "--resume", "--out", run, "--steps", (step + 2).ToString(), "--threads", "1");
         Assert.True(resumed.Code == 0, resumed.Err);
         Assert.Contains($"resuming {run} at step {step}", resumed.Err);
