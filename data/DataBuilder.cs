@@ -5,7 +5,7 @@
 // corpus: OUT_DIR/pretrain.txt, one entry per paragraph, sources in a fixed order.
 // chat:   OUT_DIR/chat-train.jsonl ({"messages": [...]}, OpenAI style), OUT_DIR/heldout-qa.jsonl (questions about
 //         held-out headwords, with references for `seeksharp eval`), OUT_DIR/seen-qa.jsonl (the same for trained
-//         headwords), OUT_DIR/heldout-headwords.txt.
+//         headwords), OUT_DIR/common-qa.jsonl (the most common trained words), OUT_DIR/heldout-headwords.txt.
 // Deterministic: inputs are read in a fixed order, every random choice comes from a seeded generator, and the
 // held-out headwords are a hash of the headword (HeldOut.Contains), so the same packages give the same bytes.
 using System.IO.Compression;
@@ -35,7 +35,7 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
 }
 
 /// <summary>The fixed 5% of headwords that no training data mentions as a headword (pretraining entries or chat).</summary>
-static class HeldOut
+internal static class HeldOut
 {
     public const int PerMille = 50;
 
@@ -48,14 +48,14 @@ static class HeldOut
     }
 }
 
-static class Paths
+internal static class Paths
 {
     public const string WordNet = "/usr/share/wordnet";
     public const string Dictd = "/usr/share/dictd";
     public const string Fortunes = "/usr/share/games/fortunes";
 }
 
-static class Text
+internal static class Text
 {
     public static string Squash(string s) => Regex.Replace(s, @"\s+", " ").Trim();
 
@@ -86,12 +86,12 @@ static class Text
 }
 
 /// <summary>One WordNet 3.0 synset (data.noun/verb/adj/adv).</summary>
-sealed record Synset(string Offset, char Pos, string[] Lemmas, string Gloss, string[] Examples, List<(char Sym, string Target, char TargetPos, int Src, int Dst)> Pointers)
+internal sealed record Synset(string Offset, char Pos, string[] Lemmas, string Gloss, string[] Examples, List<(char Sym, string Target, char TargetPos, int Src, int Dst)> Pointers)
 {
     public string PosName => Pos switch { 'n' => "noun", 'v' => "verb", 'a' or 's' => "adjective", _ => "adverb" };
 }
 
-sealed class WordNet
+internal sealed class WordNet
 {
     public readonly Dictionary<string, Synset> Synsets = new();   // key pos+offset
     public readonly List<Synset> Ordered = new();
@@ -150,7 +150,25 @@ sealed class WordNet
         return wn;
     }
 
-    static (string Def, string[] Examples) SplitGloss(string gloss)
+    /// <summary>
+    /// How often each lemma is used in running English: the sum of its senses' tag counts in the SemCor corpus, which
+    /// WordNet ships as cntlist.rev ("sense_key sense_number tag_count"). Key: HeldOut.Key(lemma). 0 for unattested.
+    /// </summary>
+    public static Dictionary<string, int> TagCounts()
+    {
+        var counts = new Dictionary<string, int>();
+        foreach (var line in File.ReadLines(Path.Combine(Paths.WordNet, "cntlist.rev")))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            int pct = f.Length == 3 ? f[0].IndexOf('%') : -1;
+            if (pct <= 0 || !int.TryParse(f[2], out int n)) continue;
+            string key = HeldOut.Key(f[0][..pct]);
+            counts[key] = counts.GetValueOrDefault(key) + n;
+        }
+        return counts;
+    }
+
+    private static (string Def, string[] Examples) SplitGloss(string gloss)
     {
         var examples = new List<string>();
         foreach (Match m in Regex.Matches(gloss, "\"([^\"]+)\"")) examples.Add(m.Groups[1].Value.Trim());
@@ -162,11 +180,11 @@ sealed class WordNet
 }
 
 /// <summary>A dictd database (index + dictzip'd data), read whole: headword and entry text, in file order.</summary>
-static class Dictd
+internal static class Dictd
 {
-    const string B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    private const string B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    static long Decode(string s) { long v = 0; foreach (char c in s) v = v * 64 + B64.IndexOf(c); return v; }
+    private static long Decode(string s) { long v = 0; foreach (char c in s) v = v * 64 + B64.IndexOf(c); return v; }
 
     public static List<(string Head, string Body)> Read(string name)
     {
@@ -202,9 +220,9 @@ static class Dictd
 }
 
 /// <summary>An entry of a structured dictionary, cleaned: headword and its definition text.</summary>
-sealed record Entry(string Source, string Head, string Definition);
+internal sealed record Entry(string Source, string Head, string Definition);
 
-static class Sources
+internal static class Sources
 {
     /// <summary>Jargon File and FOLDOC: the entry's paragraphs after the headword line (Jargon: after its pronunciation/part-of-speech line).</summary>
     public static List<Entry> Computing(string name)
@@ -303,7 +321,7 @@ static class Sources
     }
 }
 
-static class Corpus
+internal static class Corpus
 {
     public static void Build(string outDir, string[] opts)
     {
@@ -353,7 +371,7 @@ static class Corpus
     public static string Sha(string path) { using var f = File.OpenRead(path); return Convert.ToHexString(SHA256.HashData(f)).ToLowerInvariant(); }
 
     /// <summary>One paragraph per synset: its (not held-out) lemmas, part of speech, definition, examples, synonyms' kinds.</summary>
-    static IEnumerable<string> WordNetEntries(WordNet wn)
+    private static IEnumerable<string> WordNetEntries(WordNet wn)
     {
         foreach (var s in wn.Ordered)
         {
@@ -370,10 +388,10 @@ static class Corpus
     }
 
     /// <summary>An example sentence pairs a held-out lemma with its definition when it uses that lemma; drop those.</summary>
-    static bool MentionsHeldOut(string example, Synset s) =>
+    private static bool MentionsHeldOut(string example, Synset s) =>
         s.Lemmas.Any(l => HeldOut.Contains(l) && example.Contains(l.Split(' ')[0], StringComparison.OrdinalIgnoreCase));
 
-    static IEnumerable<string> BibleChapters(string file)
+    private static IEnumerable<string> BibleChapters(string file)
     {
         // `bible -l0` output: "Book N" headers, then "  V text" lines; one paragraph per chapter.
         var sb = new StringBuilder();
@@ -391,15 +409,15 @@ static class Corpus
         if (sb.Length > 0) yield return sb.ToString();
     }
 
-    static IEnumerable<string> Paragraphs(string text) =>
+    private static IEnumerable<string> Paragraphs(string text) =>
         Regex.Split(text.Replace("\r", ""), @"\n\s*\n").Select(p => p.Trim('\n')).Where(p => p.Trim().Length > 0);
 }
 
-static class ChatData
+internal static class ChatData
 {
-    sealed record Qa(string Question, string Answer, string Kind, string Head, string[] References);
+    private sealed record Qa(string Question, string Answer, string Kind, string Head, string[] References);
 
-    static readonly string[] Systems =
+    private static readonly string[] Systems =
     {
         "You are a helpful assistant.",
         "You are SeekSharp, a small assistant. Answer briefly.",
@@ -414,6 +432,7 @@ static class ChatData
         var heldOut = new List<Qa>();   // about held-out headwords: evaluation only
         void Add(Qa q) => (HeldOut.Contains(q.Head) ? heldOut : seen).Add(q);
 
+        var words = new Dictionary<string, (string Word, List<Synset> Senses)>();   // headword → its senses, for rephrased copies
         foreach (var lemma in wn.LemmaOrder)
         {
             if (lemma.Length < 2 || lemma.Any(char.IsDigit)) continue;
@@ -421,9 +440,11 @@ static class ChatData
             if (senses.Count == 0) continue;
             // index.* lemmas are lower case; the synsets keep the word's own spelling ("Lower California").
             string word = senses[0].Lemmas.FirstOrDefault(l => l.Equals(lemma, StringComparison.OrdinalIgnoreCase)) ?? lemma;
+            words.TryAdd(word, (word, senses));
             foreach (var q in WordQuestions(wn, word, senses, rng)) Add(q);
         }
-        foreach (var e in Sources.Elements())
+        var elements = Sources.Elements();
+        foreach (var e in elements)
             foreach (var q in ElementQuestions(e, rng)) Add(q);
         foreach (var src in new[] { "jargon", "foldoc" })
             foreach (var e in Sources.Computing(src))
@@ -452,10 +473,58 @@ static class ChatData
         }
         foreach (var g in Greetings()) seen.Add(g);
 
-        // One shuffled file: `train --chat --val-fraction F` holds out its last F of the conversations for the validation loss.
-        var train = seen;
+        // The mix (version 3 of the default model): fine-tuning shows the model about 55,000 exchanges, a sixth of all
+        // there are, so the set is shaped for what users ask. Words common in running English (SemCor tag counts) get
+        // their definition asked log2(1 + count) times (rounded, 1 to 8), each time in a fresh phrasing; unattested words
+        // keep one row in 8 (definitions) or 16 (the rest); the elements' facts are asked 6 times; greetings 10 times.
+        // Headwords of a further 2% (a hash) go to the validation block at the end instead, once each, so no copy of a
+        // validation row is trained on.
+        var tags = WordNet.TagCounts();
+        int Count(string head) => tags.GetValueOrDefault(HeldOut.Key(head));
+        var mix = new Random(20261204);
+        var train = new List<Qa>();
+        var validation = new List<Qa>();
+        foreach (var q in seen)
+        {
+            if (q.Head.Length > 0 && q.Kind is not ("element" or "element-about") && Validation(q.Head)) { validation.Add(q); continue; }
+            int n = Count(q.Head);
+            switch (q.Kind)
+            {
+                case "definition" when n > 0:
+                    train.Add(q);
+                    var (word, senses) = words[q.Head];
+                    for (int c = 1; c < Copies(n); c++) train.Add(WordQuestions(wn, word, senses, mix).First(x => x.Kind == "definition"));
+                    break;
+                case "definition":
+                    if (mix.Next(8) == 0) train.Add(q);
+                    break;
+                case "synonym" or "example" or "antonym" or "hypernym":
+                    if (mix.Next(n > 0 ? 2 : 16) == 0) train.Add(q);
+                    break;
+                case "jargon" or "foldoc":
+                    if (mix.Next(2) == 0) train.Add(q);
+                    break;
+                case "greeting":
+                    for (int c = 0; c < 10; c++) train.Add(q);
+                    break;
+                default:   // element facts (below), the Devil's Dictionary, fortunes
+                    if (q.Kind is not ("element" or "element-about")) train.Add(q);
+                    break;
+            }
+        }
+        foreach (var e in elements.Where(e => !HeldOut.Contains(e.Name)))
+            for (int c = 0; c < 6; c++)
+                train.AddRange(ElementQuestions(e, mix));
+
+        // One shuffled file, the validation block last: `train --chat --val-fraction 0.02` holds out exactly that block.
         Shuffle(train, rng);
-        WriteConversations(Path.Combine(outDir, "chat-train.jsonl"), train, rng, multiTurn: true);
+        var lines = Conversations(train, rng, multiTurn: true);
+        int v = ValidationRows(lines.Count, 0.02);
+        var validationRows = validation.OrderBy(q => StableHash(q.Question)).ThenBy(q => q.Question, StringComparer.Ordinal).Take(v).ToList();
+        if (validationRows.Count < v) throw new InvalidDataException($"only {validation.Count} validation exchanges for a block of {v}.");
+        lines.AddRange(Conversations(validationRows, rng, multiTurn: false));
+        WriteLines(Path.Combine(outDir, "chat-train.jsonl"), lines);
+        Console.Error.WriteLine($"chat-train.jsonl: {lines.Count - v:N0} training rows ({train.Count:N0} exchanges), then {v:N0} validation rows (--val-fraction 0.02)");
 
         // Evaluation sets: a fixed sample of questions about held-out headwords (every element fact, since there are
         // few), and, for comparison, definitions of headwords that were trained on. The order is a hash of the question.
@@ -467,18 +536,35 @@ static class ChatData
             .Concat(Sample(heldOut.Where(q => q.Kind == "synonym"), 100))
             .Concat(Sample(heldOut.Where(q => q.Kind is "jargon" or "foldoc"), 100)).ToList();
         WriteEval(Path.Combine(outDir, "heldout-qa.jsonl"), eval);
-        WriteEval(Path.Combine(outDir, "seen-qa.jsonl"), Sample(train.Where(q => q.Kind == "definition" && Plain(q)), 200).ToList());
+        var trainedDefinitions = train.Where(q => q.Kind == "definition" && Plain(q)).DistinctBy(q => q.Head).ToList();
+        WriteEval(Path.Combine(outDir, "seen-qa.jsonl"), Sample(trainedDefinitions, 200).ToList());
+        // The words users ask about: the 200 most common trained plain words (SemCor counts), one definition question each.
+        WriteEval(Path.Combine(outDir, "common-qa.jsonl"), trainedDefinitions.OrderByDescending(q => Count(q.Head)).ThenBy(q => q.Head, StringComparer.Ordinal).Take(200).ToList());
         File.WriteAllLines(Path.Combine(outDir, "heldout-headwords.txt"), heldOut.Select(q => q.Head).Distinct().Order(StringComparer.Ordinal));
-        foreach (var name in new[] { "chat-train.jsonl", "heldout-qa.jsonl", "seen-qa.jsonl", "heldout-headwords.txt" })
+        foreach (var name in new[] { "chat-train.jsonl", "heldout-qa.jsonl", "seen-qa.jsonl", "common-qa.jsonl", "heldout-headwords.txt" })
         {
             string p = Path.Combine(outDir, name);
             Console.Error.WriteLine($"{p}: {File.ReadLines(p).Count():N0} rows, {new FileInfo(p).Length:N0} bytes, sha256 {Corpus.Sha(p)}");
         }
         foreach (var grp in heldOut.GroupBy(q => q.Kind).OrderBy(g => g.Key)) Console.Error.WriteLine($"  held out {grp.Key}: {grp.Count():N0}");
-        foreach (var grp in seen.GroupBy(q => q.Kind).OrderBy(g => g.Key)) Console.Error.WriteLine($"  trainable {grp.Key}: {grp.Count():N0}");
+        foreach (var grp in train.GroupBy(q => q.Kind).OrderBy(g => g.Key)) Console.Error.WriteLine($"  trained {grp.Key}: {grp.Count():N0}");
     }
 
-    static IEnumerable<Qa> WordQuestions(WordNet wn, string lemma, List<Synset> senses, Random rng)
+    /// <summary>Times a definition is asked: log2(1 + SemCor count), rounded, from 1 to 8.</summary>
+    private static int Copies(int count) => Math.Clamp((int)Math.Round(Math.Log2(1 + count)), 1, 8);
+
+    /// <summary>The 2% of (not held-out) headwords whose conversations form the chat validation block.</summary>
+    private static bool Validation(string head) => StableHash("seeksharp-chat-validation-v1/" + HeldOut.Key(head)) % 50 == 0;
+
+    /// <summary>The block size V that `train --val-fraction f` holds out of T + V rows: (int)((T + V)·f) = V.</summary>
+    private static int ValidationRows(int trainRows, double fraction)
+    {
+        for (int v = (int)(trainRows * fraction / (1 - fraction)) - 2; v < trainRows; v++)
+            if (v >= 1 && (int)((trainRows + v) * fraction) == v) return v;
+        throw new InvalidDataException($"no validation block fits {trainRows} rows at {fraction}.");
+    }
+
+    private static IEnumerable<Qa> WordQuestions(WordNet wn, string lemma, List<Synset> senses, Random rng)
     {
         // "What does X mean?" → the most frequent sense, and the next one when there is one; references: every sense.
         // Answers name the word without quotes, so its tokens are the question's (" word"): copying stays a plain copy.
@@ -538,7 +624,7 @@ static class ChatData
         }
     }
 
-    static IEnumerable<Qa> ElementQuestions(Sources.Element e, Random rng)
+    private static IEnumerable<Qa> ElementQuestions(Sources.Element e, Random rng)
     {
         string n = e.Name;
         yield return new Qa(Pick(rng, $"What is the atomic number of {n}?", $"What's {n}'s atomic number?", $"Atomic number of {n}?"),
@@ -556,7 +642,7 @@ static class ChatData
                 $"{Corpus.Cap(n)} ({e.Symbol}, atomic number {e.Number}) is a chemical element. {Text.FirstSentences(e.Description, 240)}", "element-about", n, new[] { e.Description });
     }
 
-    static IEnumerable<Qa> Greetings()
+    private static IEnumerable<Qa> Greetings()
     {
         const string intro = "I am the small default model of SeekSharp, a DeepSeek-V3-style model trained on a CPU. I know English words from WordNet and Webster's 1913 dictionary, computing terms from the Jargon File and FOLDOC, and the chemical elements.";
         foreach (var h in new[] { "Hello", "Hi", "Hello!", "Hi there", "Hey", "Good morning", "Good evening", "hello", "hi" })
@@ -567,28 +653,33 @@ static class ChatData
             yield return new Qa(q, "You are welcome!", "greeting", "", Array.Empty<string>());
     }
 
-    static void WriteConversations(string path, List<Qa> qas, Random rng, bool multiTurn)
+    private static List<string> Conversations(List<Qa> qas, Random rng, bool multiTurn)
+    {
+        var lines = new List<string>();
+        for (int i = 0; i < qas.Count;)
+        {
+            int turns = multiTurn && rng.Next(5) == 0 ? 2 + rng.Next(2) : 1;
+            var msgs = new List<Dictionary<string, string>>();
+            if (rng.Next(8) == 0) msgs.Add(new() { ["role"] = "system", ["content"] = Systems[rng.Next(Systems.Length)] });
+            for (int t = 0; t < turns && i < qas.Count; t++, i++)
+            {
+                msgs.Add(new() { ["role"] = "user", ["content"] = qas[i].Question });
+                msgs.Add(new() { ["role"] = "assistant", ["content"] = qas[i].Answer });
+            }
+            lines.Add(JsonSerializer.Serialize(new { messages = msgs }, JsonOut));
+        }
+        return lines;
+    }
+
+    private static void WriteLines(string path, List<string> lines)
     {
         string tmp = path + ".tmp";
         using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)) { NewLine = "\n" })
-        {
-            for (int i = 0; i < qas.Count;)
-            {
-                int turns = multiTurn && rng.Next(5) == 0 ? 2 + rng.Next(2) : 1;
-                var msgs = new List<Dictionary<string, string>>();
-                if (rng.Next(8) == 0) msgs.Add(new() { ["role"] = "system", ["content"] = Systems[rng.Next(Systems.Length)] });
-                for (int t = 0; t < turns && i < qas.Count; t++, i++)
-                {
-                    msgs.Add(new() { ["role"] = "user", ["content"] = qas[i].Question });
-                    msgs.Add(new() { ["role"] = "assistant", ["content"] = qas[i].Answer });
-                }
-                w.WriteLine(JsonSerializer.Serialize(new { messages = msgs }, JsonOut));
-            }
-        }
+            foreach (var line in lines) w.WriteLine(line);
         File.Move(tmp, path, overwrite: true);
     }
 
-    static void WriteEval(string path, List<Qa> qas)
+    private static void WriteEval(string path, List<Qa> qas)
     {
         string tmp = path + ".tmp";
         using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)) { NewLine = "\n" })
@@ -611,15 +702,15 @@ static class ChatData
         File.Move(tmp, path, overwrite: true);
     }
 
-    static readonly JsonSerializerOptions JsonOut = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions JsonOut = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    static string Article(string word) => word.Length > 0 && "aeiouAEIOU".Contains(word[0]) ? "an" : "a";
+    private static string Article(string word) => word.Length > 0 && "aeiouAEIOU".Contains(word[0]) ? "an" : "a";
 
-    static string Pick(Random rng, params string[] options) => options[rng.Next(options.Length)];
+    private static string Pick(Random rng, params string[] options) => options[rng.Next(options.Length)];
 
-    static uint StableHash(string s) => BitConverter.ToUInt32(SHA256.HashData(Encoding.UTF8.GetBytes(s)), 0);
+    private static uint StableHash(string s) => BitConverter.ToUInt32(SHA256.HashData(Encoding.UTF8.GetBytes(s)), 0);
 
-    static void Shuffle<T>(List<T> list, Random rng)
+    private static void Shuffle<T>(List<T> list, Random rng)
     {
         for (int i = list.Count - 1; i > 0; i--) { int j = rng.Next(i + 1); (list[i], list[j]) = (list[j], list[i]); }
     }

@@ -44,9 +44,10 @@ mkdir -p "$out/plots"
 for f in loss balance; do cp "$work/plots/pretrain/$f.png" "$out/plots/pretrain-$f.png"; cp "$work/plots/chat/$f.png" "$out/plots/chat-$f.png"; done
 for l in 1 2 3 4 5 6; do cp "$work/plots/pretrain/expert-load-layer-$l.png" "$out/plots/pretrain-expert-load-layer-$l.png"; done
 
-# 6. Measure (the model card's numbers): held-out and trained headwords, greedy; then speculative decoding.
+# 6. Measure (the model card's numbers): held-out, trained and common headwords, greedy; then speculative decoding.
 mkdir -p "$work/eval"
 "$seeksharp" eval --model "$out" --qa "$work/data/heldout-qa.jsonl" --out "$work/eval/heldout.jsonl" | tee "$work/eval/heldout.txt"
 "$seeksharp" eval --model "$out" --qa "$work/data/seen-qa.jsonl" --out "$work/eval/seen.jsonl" | tee "$work/eval/seen.txt"
+"$seeksharp" eval --model "$out" --qa "$work/data/common-qa.jsonl" --out "$work/eval/common.jsonl" | tee "$work/eval/common.txt"
 "$seeksharp" eval --model "$out" --qa "$work/data/heldout-qa.jsonl" --limit 100 --speculative off | tee "$work/eval/plain.txt"
 "$seeksharp" eval --model "$out" --qa "$work/data/heldout-qa.jsonl" --limit 100 --speculative mtp | tee "$work/eval/speculative.txt"

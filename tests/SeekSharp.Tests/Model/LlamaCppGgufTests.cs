@@ -92,9 +92,11 @@ public class LlamaCppGgufTests : IDisposable
     /// product by ~1e-3 relative. So the engines differ by about as much as each differs from the exact product
     /// (dequantised weights, float activations): measured median r 6.2e-3 (Q8_0) and 1.0e-2 (Q4_0) against SeekSharp's
     /// 7.6e-3 / 8.8e-3 from exact, worst 1.4e-2 / 1.9e-1 where an MoE routing decision sits near a tie (there llama.cpp
-    /// is 1.9e-1 from exact, SeekSharp 9e-3). Asserted: median r ≤ 1e-2 / 2e-2, median r ≤ 1.5 × SeekSharp's own median distance from
-    /// exact, worst r ≤ 5e-2 / 3e-1, top-1 equal at ≥ 90% of positions. A wrong scale, nibble order or tensor layout
-    /// gives r ~ 1.</item>
+    /// is 1.9e-1 from exact, SeekSharp 9e-3). Those figures are version 2 of the default model; version 3 (retrained
+    /// chat tuning) measures Q8_0 median r 1.41e-2 against SeekSharp's 1.36e-2 from exact, worst 1.6e-1 for both (a routing
+    /// near-tie that SeekSharp's own Q8_0 product meets too). Asserted, for both types: median r ≤ 2e-2 and ≤ 1.5 ×
+    /// SeekSharp's own median distance from exact, worst r ≤ 3e-1, top-1 equal at ≥ 90% of positions. A wrong scale,
+    /// nibble order or tensor layout gives r ~ 1.</item>
     /// <item>Greedy Q8_0/Q4_0: decoding follows near-ties, so after some tokens the engines may pick different ones
     /// (measured over 7 prompts × 32 tokens: Q8_0 agreed fully on 2, otherwise for 5–28 tokens; with the scale rounded
     /// to F16, all 7). Asserted: the first 4 of 16 tokens for each of 3 prompts (measured 5, 16, 16 for Q8_0 and 16,
@@ -141,7 +143,7 @@ public class LlamaCppGgufTests : IDisposable
                 Assert.Equal(mine, OurLogits(quantisedFolder, tokens));
             double[] own = PerPosition(mine, OurLogits(Dequantised(path), tokens), vocab);
             _out.WriteLine($"  SeekSharp from exact: median {Median(own):E2} worst {own.Max():E2}");
-            var (median, worst) = type == GgufTensorType.Q8_0 ? (1e-2, 5e-2) : (2e-2, 3e-1);
+            const double median = 2e-2, worst = 3e-1;
             Assert.True(Median(r) <= median && Median(r) <= 1.5 * Median(own), $"{type}: median r = {Median(r):E3} (SeekSharp from exact {Median(own):E3})");
             Assert.True(r.Max() <= worst, $"{type}: worst r = {r.Max():E3}");
             Assert.True(top1 >= 0.9 * tokens.Length, $"{type}: top-1 equal at {top1} of {tokens.Length}");
