@@ -126,11 +126,23 @@ public sealed class Trainer
             return NonFinite(global.Rows, loss, lr, $"the gradient norm is {Optimizer.GradientNorm()} (the first non-finite gradient: {value} in {name})");
         }
         ExpertBiasBalancer.Update(Model, balance, Options.BiasUpdateSpeed);
+        var m = CountStep(global.Rows, loss, lr, norm);
+        return m with
+        {
+            Mfu = Utilisation?.Observe(m.TokensPerSecond * FlopsPerToken / (Parallel?.Ranks ?? 1)) ?? 0,   // per rank's peak
+            MoeLayers = balance.Select(b => b.Layer).ToArray(),
+            MaxVio = balance.Select(b => b.MaxVio).ToArray(),
+            ExpertLoad = balance.Select(b => { double sum = b.Loads.Sum(); return b.Loads.Select(l => sum == 0 ? 0 : l / sum).ToArray(); }).ToArray(),
+        };
+    }
+
+    // Counts a finished (or skipped) step of `rows` tokens and gives its metrics line.
+    private StepMetrics CountStep(int rows, LossResult loss, double lr, double norm)
+    {
         Step++;
-        TokensSeen += global.Rows;
+        TokensSeen += rows;
         double seconds = _clock.Elapsed.TotalSeconds;
         _elapsedBefore += seconds;
-        double tokensPerSecond = global.Rows / seconds;
         return new StepMetrics
         {
             Step = Step,
@@ -141,12 +153,8 @@ public sealed class Trainer
             LossBalance = loss.Balance,
             LearningRate = lr,
             GradNorm = norm,
-            TokensPerSecond = tokensPerSecond,
-            Mfu = Utilisation?.Observe(tokensPerSecond * FlopsPerToken / (Parallel?.Ranks ?? 1)) ?? 0,   // per rank's peak
+            TokensPerSecond = rows / seconds,
             ElapsedSeconds = _elapsedBefore,
-            MoeLayers = balance.Select(b => b.Layer).ToArray(),
-            MaxVio = balance.Select(b => b.MaxVio).ToArray(),
-            ExpertLoad = balance.Select(b => { double sum = b.Loads.Sum(); return b.Loads.Select(l => sum == 0 ? 0 : l / sum).ToArray(); }).ToArray(),
         };
     }
 
@@ -161,22 +169,8 @@ public sealed class Trainer
         if (SkippedSteps >= Options.MaxSkippedSteps)
             throw new TrainingDivergedException($"Step {step}: {what}; stopped, {SkippedSteps} steps were skipped already (--max-skipped-steps {Options.MaxSkippedSteps}).");
         SkippedSteps++;
-        Step++;
-        TokensSeen += rows;
-        double seconds = _clock.Elapsed.TotalSeconds;
-        _elapsedBefore += seconds;
-        return new StepMetrics
+        return CountStep(rows, loss, lr, double.NaN) with
         {
-            Step = Step,
-            Tokens = TokensSeen,
-            Loss = loss.Total,
-            LossMain = loss.Main,
-            LossMtp = loss.Mtp,
-            LossBalance = loss.Balance,
-            LearningRate = lr,
-            GradNorm = double.NaN,
-            TokensPerSecond = rows / seconds,
-            ElapsedSeconds = _elapsedBefore,
             Skipped = $"{what}; the learning rate is now × {LearningRateScale:G3} ({SkippedSteps} of at most {Options.MaxSkippedSteps} skips)",
         };
     }
