@@ -16,7 +16,7 @@ common=(train --preset train-36m --data "$work/corpus.txt" --batch-size 8 --seq-
 run() {
   echo "== $*"
   rm -rf "$work/run"
-  "$@" --out "$work/run" 2>&1 | grep -E "^step |communication|optimizer state|gradient bucket" | tail -n 6
+  "$@" --out "$work/run" 2>&1 | grep -E "^step |communication|optimizer state|routed experts|gradient bucket" | tail -n 6
 }
 export OMPI_MCA_btl_vader_single_copy_mechanism=none   # containers often forbid the ptrace-based copy
 export OMPI_MCA_mpi_yield_when_idle=1                  # waiting ranks yield the core (docs/distributed.md)

@@ -15,8 +15,8 @@ ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 >/dev/null 2>&1 || need+=(libjemal
 if [ ${#need[@]} -gt 0 ]; then
     echo "peers.sh: installing the peers ${need[*]} with apt-get" >&2
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >&2
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >&2
 else
     echo "peers.sh: the Debian peers are installed (libopenblas0-pthread, python3-torch, libjemalloc2)" >&2
 fi

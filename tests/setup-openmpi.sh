@@ -9,6 +9,9 @@ if [ "$(id -u)" != "0" ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else echo "setup-openmpi.sh: needs root or sudo to apt-get install openmpi-bin" >&2; exit 1; fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null || true
-$SUDO apt-get install -y -q --no-install-recommends openmpi-bin libopenmpi-dev >/dev/null
+# The test suite may install chromium and Open MPI at the same moment (tests run in parallel), and the system may be
+# running apt itself: wait for dpkg's lock rather than failing on it.
+APT="apt-get -o DPkg::Lock::Timeout=600"
+$SUDO $APT update -q >/dev/null || true
+$SUDO $APT install -y -q --no-install-recommends openmpi-bin libopenmpi-dev >/dev/null
 command -v mpirun

@@ -207,7 +207,7 @@ internal static class TrainCommand
             }
             catch (OperationCanceledException)
             {
-                run.Trainer.GatherExperts();
+                run.Trainer.GatherExperts(optimizerState: true);   // expert parallel: rank 0 writes every rank's experts
                 dp?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
                 var saved = run.SaveCheckpoint();
                 stderr.WriteLine($"stopped at step {run.Trainer.Step}; saved {saved}; continue with --resume");
@@ -232,7 +232,17 @@ internal static class TrainCommand
             {
                 var opt = run.Trainer.Optimizer;
                 stderr.WriteLine($"optimizer state: {opt.StateBytes / 1048576.0:F1} MiB on rank 0"
-                    + (dp.ShardsOptimizer ? $" (ZeRO-1: its slice of {opt.FullStateBytes / 1048576.0:F1} MiB over {dp.Ranks} ranks)" : $" (the whole state, on every rank; --zero 1 shards it)"));
+                    + (dp.ShardsOptimizer ? $" (ZeRO-1: its slice of {opt.FullStateBytes / 1048576.0:F1} MiB over {dp.Ranks} ranks)"
+                        : dp.Experts is not null ? $" of {opt.FullStateBytes / 1048576.0:F1} MiB (expert parallel: the replicated parameters' and its own experts')"
+                        : " (the whole state, on every rank; --zero 1 shards it)"));
+                if (dp.Experts is { } split)
+                {
+                    // Weights, gradients and AdamW moments of the routed experts: 4 floats each where held.
+                    var (held, whole) = split.ExpertFloats();
+                    int perFloat = opt.Options.Kind == OptimizerKind.AdamW ? 16 : 8;
+                    stderr.WriteLine($"routed experts: {held * perFloat / 1048576.0:F1} MiB of weights, gradients and optimizer state on rank 0, "
+                        + $"{(double)held / whole:P0} of the {whole * perFloat / 1048576.0:F1} MiB one process holds");
+                }
             }
             var final = TrainingRun.LatestCheckpoint(dir);
             stdout.WriteLine(final);

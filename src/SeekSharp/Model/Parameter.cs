@@ -77,6 +77,16 @@ public sealed class Parameter
 
     public void ReleaseGrad() => Grad = null;
 
+    /// <summary>
+    /// Drops the values and the gradient (an expert-parallel rank's experts that another rank owns): the parameter holds
+    /// nothing until <see cref="SetValues"/> gives it values again.
+    /// </summary>
+    public void ReleaseValues()
+    {
+        _weight = null;
+        Grad = null;
+    }
+
     /// <summary>Reads row <paramref name="row"/> as float32 into <paramref name="destination"/> (embedding lookups).</summary>
     public void ReadRow(int row, Span<float> destination) => Weight.ReadRow(row, destination);
 

@@ -81,7 +81,8 @@ public sealed class DataParallel
     // finished layer ReadyAt (−1: once it has finished altogether).
     private sealed record GradientBucket(Parameter[] Parameters, int Floats, int ReadyAt)
     {
-        public float[] Buffer { get; } = Parameters.Length > 1 ? new float[Floats] : [];
+        // Allocated on first use: under expert parallelism the buckets are planned but never used.
+        public float[] Buffer => field ??= Parameters.Length > 1 ? new float[Floats] : [];
     }
 
     /// <summary>

@@ -14,22 +14,25 @@ namespace SeekSharp.Training;
 /// <remarks>
 /// <para>Every rank trains on its own share of the global batch, as in data parallelism. Attention, dense layers,
 /// shared experts, routers, norms and embeddings are replicated: their gradients are summed over all ranks. A routed
-/// expert's gradient is complete on its owner (it ran on the rows of the whole group) and is summed only over its
-/// replicas. Other ranks hold a copy of every expert but never compute it; its gradient there is zero.</para>
+/// expert lives on its owner only: its weights, gradient and AdamW moments (the other ranks drop theirs when the
+/// trainer attaches, so a rank holds 1/E of the experts' memory). Its gradient is complete on its owner (it ran on
+/// the rows of the whole group) and is summed only over its replicas.</para>
 /// <para>The gradient norm for clipping is the global one: each tensor's Σg², in double, is taken from a rank that
 /// computed it (an all-reduce of maxima: the owner's value, or zero), then summed in parameter order as one process
 /// does. The optimiser runs unclipped on gradients already scaled by the clip factor, which gives the same floats.</para>
-/// <para>Before a checkpoint or an evaluation, <see cref="Gather"/> copies every expert's weights and optimiser moments
-/// from its owner to the other ranks of its group, so rank 0 writes and evaluates the whole, current model, and a run
-/// resumes on any number of ranks.</para>
+/// <para>Before a checkpoint or an evaluation, <see cref="GatherWholeModel"/> brings every expert's weights (and for a
+/// checkpoint its moments) from its owner to rank 0, which evaluates and writes the whole, current model, so a run
+/// resumes on any number of ranks; <see cref="ReleaseGathered"/> drops them again.</para>
 /// </remarks>
 public sealed class ExpertParallel : IDisposable
 {
     private readonly Stopwatch _communication = new();
-    private readonly List<(Parameter Parameter, int Owner)> _experts = new();   // every routed expert's matrices
+    private readonly List<Moe> _layers = new();            // every MoE layer, the MTP modules' included
+    private readonly HashSet<Parameter> _elsewhere = new(); // routed experts' matrices another rank of the group owns
     private readonly List<Parameter> _replicated = new();
     private readonly List<Parameter> _owned = new();
     private DataParallel? _replicaGradients;
+    private float[] _send = [], _receive = [];
 
     /// <summary>The whole job.</summary>
     public Communicator World { get; }
@@ -55,8 +58,12 @@ public sealed class ExpertParallel : IDisposable
         Replicas = world.Split(world.Rank % groupSize, world.Rank / groupSize);
     }
 
-    /// <summary>Splits <paramref name="model"/>'s routed experts over <see cref="Group"/> (refused when they cannot split).</summary>
-    public void Attach(DeepSeekModel model, Optimizer optimizer)
+    /// <summary>
+    /// Splits <paramref name="model"/>'s routed experts over <see cref="Group"/> (refused when they cannot split) and
+    /// drops the values and gradients of the experts other ranks own. Called by the trainer before it builds the
+    /// optimiser, which keeps moments for <see cref="Holds"/> only.
+    /// </summary>
+    public void Attach(DeepSeekModel model)
     {
         var c = model.Config;
         if (!c.HasMoe) throw new InvalidInputException("Expert parallelism needs a model with routed experts (n_routed_experts).");
@@ -68,17 +75,27 @@ public sealed class ExpertParallel : IDisposable
         foreach (var moe in MoeLayers(model))
         {
             moe.Dispatch = Dispatch;
+            _layers.Add(moe);
             for (int i = 0; i < moe.Experts.Length; i++)
-                foreach (var p in new[] { moe.Experts[i].Gate, moe.Experts[i].Up, moe.Experts[i].Down })
+                foreach (var p in Matrices(moe.Experts[i]))
                 {
-                    _experts.Add((p, Dispatch.OwnerOf(i)));
                     expertSet.Add(p);
                     if (Dispatch.OwnerOf(i) == Group.Rank) _owned.Add(p);
+                    else
+                    {
+                        p.ReleaseValues();
+                        _elsewhere.Add(p);
+                    }
                 }
         }
-        _replicated.AddRange(optimizer.Parameters.Where(p => !expertSet.Contains(p)));
+        _replicated.AddRange(model.Parameters.Where(p => p.Role != ParameterRole.ExpertBias && !expertSet.Contains(p)));
         if (Replicas.Size > 1) _replicaGradients = new DataParallel(Replicas, overlap: false);
     }
+
+    /// <summary>Whether this rank keeps <paramref name="p"/> (everything but the routed experts other ranks own).</summary>
+    public bool Holds(Parameter p) => !_elsewhere.Contains(p);
+
+    private static Parameter[] Matrices(Mlp expert) => [expert.Gate, expert.Up, expert.Down];
 
     private static IEnumerable<Moe> MoeLayers(DeepSeekModel model)
     {
@@ -107,7 +124,7 @@ public sealed class ExpertParallel : IDisposable
         for (int i = 0; i < parameters.Count; i++)
         {
             double s = 0;
-            foreach (var g in parameters[i].Grad!) s += (double)g * g;
+            foreach (var g in parameters[i].Grad.AsSpan()) s += (double)g * g;   // no gradient here: an expert owned elsewhere
             squares[i] = s;
         }
         _communication.Start();
@@ -122,7 +139,7 @@ public sealed class ExpertParallel : IDisposable
             float clip = (float)(gradClip / norm);
             foreach (var p in parameters)
             {
-                var g = p.Grad!;
+                var g = p.Grad.AsSpan();
                 for (int i = 0; i < g.Length; i++) g[i] *= clip;
             }
         }
@@ -131,45 +148,73 @@ public sealed class ExpertParallel : IDisposable
     }
 
     /// <summary>
-    /// Copies every routed expert's weights and optimiser moments from its owner to the other ranks of its group (a
-    /// collective): afterwards every rank holds the whole model and optimiser state, as one process would.
+    /// Brings every routed expert's weights from its owner to rank 0 of the job, and with
+    /// <paramref name="optimizerState"/> its AdamW moments too (for <see cref="Optimizer.Save"/>), so that rank 0 holds
+    /// the whole model and state as one process would. A collective of the group that holds rank 0 (MPI_Gather per MoE
+    /// layer and matrix kind, the experts of each rank being consecutive); the other groups return at once.
+    /// <see cref="ReleaseGathered"/> drops the experts again.
     /// </summary>
-    public void Gather(Optimizer optimizer)
+    public void GatherWholeModel(Optimizer optimizer, bool optimizerState)
     {
-        using var saved = new MemoryStream();
-        using (var w = new BinaryWriter(saved, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.Save(w);
-        var bytes = saved.GetBuffer();
-        var moments = MomentOffsets(bytes, (int)saved.Length);
-        foreach (var (p, owner) in _experts)
-        {
-            Group.Broadcast<float>(p.Data!, owner);
-            if (moments.TryGetValue(p.Name, out var at))
+        var dispatch = Dispatch ?? throw new InvalidOperationException("ExpertParallel.Attach was not called.");
+        if (World.Rank >= Group.Size) return;              // not the group of rank 0
+        bool root = Group.Rank == 0, moments = optimizerState && optimizer.Options.Kind == OptimizerKind.AdamW;
+        var index = new Dictionary<Parameter, int>();
+        for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
+        float[]? m = null, v = null;
+        if (root && moments) (m, v) = optimizer.HeldMomentsFlattened();
+        int owned = dispatch.ExpertsPerRank, first = dispatch.FirstExpert;
+        foreach (var moe in _layers)
+            for (int kind = 0; kind < 3; kind++)
             {
-                Group.Broadcast(bytes.AsSpan(at.M, at.Bytes), owner);
-                Group.Broadcast(bytes.AsSpan(at.V, at.Bytes), owner);
+                var mats = moe.Experts.Select(e => Matrices(e)[kind]).ToArray();   // [N_r] this kind's matrix of every expert
+                int size = mats[0].Size;
+                Collect(mats, size, owned, first, root, p => p.Data!, (p, values) => p.SetValues(values));
+                if (!moments) continue;
+                Collect(mats, size, owned, first, root, p => optimizer.MomentsOf(index[p]).M,
+                    (p, values) => values.CopyTo(m.AsSpan((int)optimizer.OffsetOf(index[p]), size)));
+                Collect(mats, size, owned, first, root, p => optimizer.MomentsOf(index[p]).V,
+                    (p, values) => values.CopyTo(v.AsSpan((int)optimizer.OffsetOf(index[p]), size)));
             }
-        }
-        using (var r = new BinaryReader(new MemoryStream(bytes, 0, (int)saved.Length))) optimizer.Load(r);
+        if (root && moments) optimizer.SetGatheredMoments(m!, v!);
     }
 
-    // Where each parameter's first and second moments lie in Optimizer.Save's bytes: the step count, the parameter
-    // count, then per parameter its name, and m and v as (length, float32 values).
-    private static Dictionary<string, (int M, int V, int Bytes)> MomentOffsets(byte[] bytes, int length)
+    // One MPI_Gather: every rank sends its owned experts' arrays (read by `from`), consecutive; rank 0 of the group
+    // receives all N_r and hands the ones it does not own to `to`.
+    private void Collect(Parameter[] mats, int size, int owned, int first, bool root, Func<Parameter, float[]> from, Action<Parameter, ReadOnlySpan<float>> to)
     {
-        var result = new Dictionary<string, (int, int, int)>();
-        using var r = new BinaryReader(new MemoryStream(bytes, 0, length));
-        r.ReadInt64();
-        int count = r.ReadInt32();
-        for (int i = 0; i < count; i++)
-        {
-            string name = r.ReadString();
-            int m = r.ReadInt32() * sizeof(float), mAt = (int)r.BaseStream.Position;
-            r.BaseStream.Position += m;
-            int v = r.ReadInt32() * sizeof(float), vAt = (int)r.BaseStream.Position;
-            r.BaseStream.Position += v;
-            if (m > 0 && m == v) result[name] = (mAt, vAt, m);
-        }
-        return result;
+        if (_send.Length < owned * size) _send = new float[owned * size];
+        for (int j = 0; j < owned; j++) from(mats[first + j]).AsSpan(0, size).CopyTo(_send.AsSpan(j * size, size));
+        int all = mats.Length * size;
+        if (root && _receive.Length < all) _receive = new float[all];
+        _communication.Start();
+        Group.Gather<float>(_send.AsSpan(0, owned * size), root ? _receive.AsSpan(0, all) : Span<float>.Empty);
+        _communication.Stop();
+        if (!root) return;
+        for (int i = 0; i < mats.Length; i++)
+            if (_elsewhere.Contains(mats[i])) to(mats[i], _receive.AsSpan(i * size, size));
+    }
+
+    /// <summary>Drops the experts <see cref="GatherWholeModel"/> brought to rank 0 (and the gather's buffers).</summary>
+    public void ReleaseGathered()
+    {
+        foreach (var p in _elsewhere) p.ReleaseValues();
+        _send = [];
+        _receive = [];
+    }
+
+    /// <summary>Floats of routed-expert weights this rank holds now, and in the whole model.</summary>
+    public (long Held, long Whole) ExpertFloats()
+    {
+        long held = 0, whole = 0;
+        foreach (var moe in _layers)
+            foreach (var expert in moe.Experts)
+                foreach (var p in Matrices(expert))
+                {
+                    whole += p.Size;
+                    if (p.HasValues) held += p.Size;
+                }
+        return (held, whole);
     }
 
     public void Dispose()

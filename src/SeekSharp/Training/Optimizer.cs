@@ -16,6 +16,7 @@ public sealed class Optimizer
     // overlap of [Offset(i), Offset(i) + Size) with the shard's slice of the flattened parameters (often empty).
     private readonly float[][] _m, _v;
     private readonly long[] _offset;                      // parameter i starts at _offset[i] of the flattened parameters
+    private readonly bool[] _held;                        // false: another rank holds parameter i (expert parallel)
     private readonly List<(int Param, int Start, int Length)> _chunks = new();   // the update's work items
     private float[]? _gatheredM, _gatheredV;              // [FlatSize]: every rank's moments, on rank 0, for Save
 
@@ -28,8 +29,15 @@ public sealed class Optimizer
     public long FlatSize { get; }
     /// <summary>[Start, End) of the flattened parameters this process updates: all of them without a shard.</summary>
     public (long Start, long End) Owned { get; }
+    /// <summary>Whether this process keeps moments for, and updates, every parameter (no ZeRO shard, no experts held elsewhere).</summary>
+    public bool HoldsAll { get; }
 
-    public Optimizer(DeepSeekModel model, OptimizerOptions options, OptimizerShard? shard = null)
+    /// <param name="model">The model whose trainable parameters (all but the expert biases) this optimiser updates.</param>
+    /// <param name="options">The update rule.</param>
+    /// <param name="shard">ZeRO-1: keep and update only this slice of the flattened parameters.</param>
+    /// <param name="holds">Expert parallelism: the parameters this process keeps moments for and updates (the others,
+    /// routed experts another rank owns, hold no values here); null: all.</param>
+    public Optimizer(DeepSeekModel model, OptimizerOptions options, OptimizerShard? shard = null, Predicate<Parameter>? holds = null)
     {
         options.Validate();
         Options = options;
@@ -38,6 +46,8 @@ public sealed class Optimizer
         _offset = new long[_params.Count];
         for (int i = 0; i < _params.Count; i++) { _offset[i] = FlatSize; FlatSize += _params[i].Size; }
         Owned = shard is { } s ? s.Slice(FlatSize) : (0, FlatSize);
+        _held = _params.Select(p => holds?.Invoke(p) ?? true).ToArray();
+        HoldsAll = shard is null && _held.All(h => h);
         bool adam = options.Kind == OptimizerKind.AdamW;
         _m = new float[_params.Count][];
         _v = new float[_params.Count][];
@@ -57,6 +67,7 @@ public sealed class Optimizer
     /// <summary>The part [Start, Start + Length) of parameter <paramref name="index"/> inside <see cref="Owned"/>.</summary>
     public (int Start, int Length) OwnedPart(int index)
     {
+        if (!_held[index]) return (0, 0);
         long from = Math.Max(Owned.Start, _offset[index]), to = Math.Min(Owned.End, _offset[index] + _params[index].Size);
         return to <= from ? (0, 0) : ((int)(from - _offset[index]), (int)(to - from));
     }
@@ -74,7 +85,7 @@ public sealed class Optimizer
         foreach (var p in _params)
         {
             double s = 0;
-            foreach (var g in p.Grad!) s += (double)g * g;
+            foreach (var g in p.Grad.AsSpan()) s += (double)g * g;   // no gradient: an expert held elsewhere
             sum += s;
         }
         return Math.Sqrt(sum);
@@ -199,6 +210,28 @@ public sealed class Optimizer
         }
     }
 
+    /// <summary>Moments <paramref name="index"/> of the parameter at that index: its owned part (empty when held elsewhere).</summary>
+    public (float[] M, float[] V) MomentsOf(int index) => (_m[index], _v[index]);
+
+    /// <summary>
+    /// [<see cref="FlatSize"/>] arrays of m and v holding this process's moments at their places in the flattened
+    /// parameters and zeros elsewhere, for a caller to fill in from the ranks that hold the rest before
+    /// <see cref="SetGatheredMoments"/>.
+    /// </summary>
+    public (float[] M, float[] V) HeldMomentsFlattened()
+    {
+        var m = new float[FlatSize];
+        var v = new float[FlatSize];
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var (start, length) = OwnedPart(i);
+            if (_m[i].Length != length) continue;   // SGD keeps no moments
+            _m[i].CopyTo(m, _offset[i] + start);
+            _v[i].CopyTo(v, _offset[i] + start);
+        }
+        return (m, v);
+    }
+
     /// <summary>Every rank's moments, flattened ([<see cref="FlatSize"/>] each), for the next <see cref="Save"/> of a sharded state.</summary>
     public void SetGatheredMoments(float[] m, float[] v)
     {
@@ -209,20 +242,21 @@ public sealed class Optimizer
 
     /// <summary>
     /// Writes the step count and every moment (float32, parameter order): the whole model's, so a state saved with a
-    /// shard resumes with any shard or none. A sharded optimiser writes the moments gathered by
-    /// <see cref="SetGatheredMoments"/> (<see cref="DataParallel.GatherOptimizerState"/> on every rank first).
+    /// shard resumes with any shard or none. An optimiser that does not hold every moment writes those gathered by
+    /// <see cref="SetGatheredMoments"/> (<see cref="DataParallel.GatherOptimizerState"/> for ZeRO-1,
+    /// <see cref="ExpertParallel.GatherWholeModel"/> for expert parallelism, on every rank first).
     /// </summary>
     public void Save(BinaryWriter writer)
     {
         bool adam = Options.Kind == OptimizerKind.AdamW;
-        if (Shard is not null && adam && _gatheredM is null)
-            throw new InvalidOperationException("A sharded optimiser's moments must be gathered on every rank (DataParallel.GatherOptimizerState) before rank 0 saves them.");
+        if (!HoldsAll && adam && _gatheredM is null)
+            throw new InvalidOperationException("This optimiser holds part of the moments: they must be gathered from every rank before rank 0 saves them.");
         writer.Write(StepCount);
         writer.Write(_params.Count);
         for (int i = 0; i < _params.Count; i++)
         {
             writer.Write(_params[i].Name);
-            if (Shard is null || !adam)
+            if (HoldsAll || !adam)
             {
                 WriteFloats(writer, _m[i]);
                 WriteFloats(writer, _v[i]);
@@ -236,7 +270,7 @@ public sealed class Optimizer
         (_gatheredM, _gatheredV) = (null, null);
     }
 
-    /// <summary>Reads a state written by <see cref="Save"/> (with a shard or without); a shard keeps its own part.</summary>
+    /// <summary>Reads a state written by <see cref="Save"/> (with a shard or without); a shard (or an expert-parallel rank) keeps its own part.</summary>
     public void Load(BinaryReader reader)
     {
         StepCount = reader.ReadInt64();
@@ -248,7 +282,7 @@ public sealed class Optimizer
         {
             string name = reader.ReadString();
             if (name != _params[i].Name) throw new CheckpointException($"The training state's moment #{i} is for '{name}', expected '{_params[i].Name}'.");
-            if (Shard is null || !adam)
+            if (HoldsAll || !adam)
             {
                 ReadFloats(reader, _m[i], name);
                 ReadFloats(reader, _v[i], name);

@@ -63,10 +63,13 @@ public sealed class Trainer
             if (p.Data is null) p.ConvertTo(SeekSharp.Tensors.Weights.WeightFormat.F32);
             p.EnsureGrad();
         }
-        // Expert parallel: the optimiser runs unclipped; ExpertParallel.Step clips by the norm over every rank's experts.
-        Optimizer = new Optimizer(model, parallel?.Experts is null ? options.Optimizer : options.Optimizer with { GradClip = 0 }, parallel?.OptimizerShard);
+        // Expert parallel: this rank drops the experts other ranks own, and the optimiser keeps no moments for them and
+        // runs unclipped; ExpertParallel.Step clips by the norm over every rank's experts.
+        var ep = parallel?.Experts;
+        ep?.Attach(model);
+        Optimizer = new Optimizer(model, ep is null ? options.Optimizer : options.Optimizer with { GradClip = 0 }, parallel?.OptimizerShard,
+            ep is null ? null : ep.Holds);
         parallel?.Attach(model, Optimizer);
-        parallel?.Experts?.Attach(model, Optimizer);
         _ctx = new ForwardContext(pool) { SaveActivations = true };
         _evalCtx = _ctx.WithSaveActivations(false);
         _state = model.CreateState();
@@ -86,7 +89,7 @@ public sealed class Trainer
         _clock.Restart();
         _ctx.Arena.Reset();
         var global = Data.NextBatch(ref _cursor, Options.BatchSize, Options.SeqLen, _batchTokens, _batchMask);
-        foreach (var p in Optimizer.Parameters) Array.Clear(p.Grad!);
+        foreach (var p in Optimizer.Parameters) if (p.Grad is { } g) Array.Clear(g);   // none: an expert owned elsewhere
         ReadOnlySpan<int> tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchTokens);     // [B·T]
         ReadOnlySpan<byte> mask = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_batchMask);        // [B·T] or empty
         var layout = global;
@@ -178,16 +181,20 @@ public sealed class Trainer
     private (string Name, float Value) FirstNonFiniteGradient()
     {
         foreach (var p in Optimizer.Parameters)
-            foreach (var g in p.Grad!)
+            foreach (var g in p.Grad.AsSpan())
                 if (!float.IsFinite(g)) return (p.Name, g);
         return ("no single element (their squares overflowed the sum)", float.NaN);
     }
 
     /// <summary>
-    /// With expert parallelism, copies every expert's weights and moments from its owner to every rank (a collective:
-    /// all ranks call it), so that the model can be evaluated and saved whole; otherwise nothing to do.
+    /// With expert parallelism, brings every expert's weights, and with <paramref name="optimizerState"/> its moments,
+    /// from its owner to rank 0 (a collective: all ranks call it), so that rank 0 can evaluate and save the whole model;
+    /// <see cref="ReleaseExperts"/> drops them again. Otherwise nothing to do.
     /// </summary>
-    public void GatherExperts() => Parallel?.Experts?.Gather(Optimizer);
+    public void GatherExperts(bool optimizerState) => Parallel?.Experts?.GatherWholeModel(Optimizer, optimizerState);
+
+    /// <summary>Drops what <see cref="GatherExperts"/> brought to rank 0.</summary>
+    public void ReleaseExperts() => Parallel?.Experts?.ReleaseGathered();
 
     /// <summary>Mean losses over the fixed validation batches (no gradients); null when the split is empty.</summary>
     public LossResult? Evaluate()

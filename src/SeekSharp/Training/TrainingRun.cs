@@ -52,12 +52,16 @@ public sealed class TrainingRun
             throw new InvalidInputException($"{directory} is not empty: continue it with --resume, or choose a new --out.");
         var data = OpenData(options, model.Config, tokenizer);
         var run = new TrainingRun(directory, new Trainer(model, data, options, pool, parallel), tokenizer);
-        parallel?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
-        if (!writer) return run;
-        System.IO.Directory.CreateDirectory(directory);
-        AtomicWrite(Path.Combine(directory, RunFile), JsonSerializer.Serialize(options, TrainingOptions.Json));
-        File.WriteAllText(Path.Combine(directory, MetricsFile), "");
-        run.SaveCheckpoint();
+        run.Trainer.GatherExperts(optimizerState: true);   // expert parallel: rank 0 writes every rank's experts
+        parallel?.GatherOptimizerState();                  // ZeRO-1: rank 0 writes every rank's moments
+        if (writer)
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            AtomicWrite(Path.Combine(directory, RunFile), JsonSerializer.Serialize(options, TrainingOptions.Json));
+            File.WriteAllText(Path.Combine(directory, MetricsFile), "");
+            run.SaveCheckpoint();
+        }
+        run.Trainer.ReleaseExperts();
         return run;
     }
 
@@ -190,17 +194,22 @@ public sealed class TrainingRun
             }
             bool last = Trainer.Step == o.Steps;
             bool save = last || (o.SaveEvery > 0 && Trainer.Step % o.SaveEvery == 0);
-            if (save || (o.EvalEvery > 0 && Trainer.Step % o.EvalEvery == 0)) Trainer.GatherExperts();   // expert parallel: whole model on rank 0
-            if (IsWriter && o.EvalEvery > 0 && (Trainer.Step % o.EvalEvery == 0 || last) && Trainer.Evaluate() is { } val)
-                m = m with { ValLoss = val.Total, ValLossMain = val.Main, ValLossMtp = val.Mtp };
-            metrics?.WriteLine(JsonSerializer.Serialize(m));
-            metrics?.Flush();
-            progress?.Report(m);
-            if (save)
+            bool evaluate = o.EvalEvery > 0 && (Trainer.Step % o.EvalEvery == 0 || last);
+            if (save || evaluate) Trainer.GatherExperts(optimizerState: save);   // expert parallel: the whole model on rank 0
+            try
             {
-                Trainer.Parallel?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
-                SaveCheckpoint();
+                if (IsWriter && evaluate && Trainer.Evaluate() is { } val)
+                    m = m with { ValLoss = val.Total, ValLossMain = val.Main, ValLossMtp = val.Mtp };
+                metrics?.WriteLine(JsonSerializer.Serialize(m));
+                metrics?.Flush();
+                progress?.Report(m);
+                if (save)
+                {
+                    Trainer.Parallel?.GatherOptimizerState();   // ZeRO-1: rank 0 writes every rank's moments
+                    SaveCheckpoint();
+                }
             }
+            finally { Trainer.ReleaseExperts(); }
         }
     }
 

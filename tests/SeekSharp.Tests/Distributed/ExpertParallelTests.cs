@@ -31,7 +31,7 @@ public sealed class ExpertParallelTests : IDisposable
     private string[] Args(string output, string optimizer, int batchSize = 4) =>
     [
         "train", "--preset", "tiny", "--data", _data, "--out", output, "--steps", "4", "--batch-size", batchSize.ToString(), "--seq-len", "32",
-        "--eval-every", "0", "--save-every", "2", "--threads", "1", "--seed", "5", "--optimizer", optimizer,
+        "--eval-every", "2", "--eval-batches", "2", "--save-every", "2", "--threads", "1", "--seed", "5", "--optimizer", optimizer,
         "--lr", optimizer == "sgd" ? "0.05" : "0.0006",
     ];
 
@@ -46,6 +46,7 @@ public sealed class ExpertParallelTests : IDisposable
         var job = OpenMpiJob.Run(2, [.. Args(two, optimizer), "--parallel", "ep"]);
         Assert.True(job.Code == 0, $"mpirun exit {job.Code}\n{job.Out}\n{job.Err}");
         Assert.Contains("expert parallel: 1 group(s) of 2 ranks, 8 of 16 routed experts per rank", job.Err);
+        AssertExpertMemory(job.Err, 0.5);
         AssertSameRun(one, two, optimizer);
     }
 
@@ -65,6 +66,7 @@ public sealed class ExpertParallelTests : IDisposable
         if (mode == "ep")
         {
             Assert.Contains("expert parallel: 1 group(s) of 4 ranks, 4 of 16 routed experts per rank", job.Err);
+            AssertExpertMemory(job.Err, 0.25);
             var reached = System.Text.RegularExpressions.Regex.Match(job.Err, @"a token reached at most (\d+) of 4 ranks");
             Assert.True(reached.Success, job.Err);
             Assert.InRange(int.Parse(reached.Groups[1].Value), 1, 2);
@@ -127,10 +129,24 @@ public sealed class ExpertParallelTests : IDisposable
         else Assert.True(ranks > 2, $"greedy routing reached only {ranks} ranks");
     }
 
+    // Rank 0 holds the weights, gradients and moments of its own experts only (the others were dropped when the trainer
+    // attached, and the ones gathered for each evaluation and checkpoint dropped again).
+    private static void AssertExpertMemory(string err, double share)
+    {
+        var line = System.Text.RegularExpressions.Regex.Match(err, @"routed experts: [\d.]+ MiB of weights, gradients and optimizer state on rank 0, (\d+) ?% of the [\d.]+ MiB");
+        Assert.True(line.Success, err);
+        Assert.Equal(share * 100, int.Parse(line.Groups[1].Value));
+    }
+
     private static void AssertSameRun(string one, string other, string optimizer)
     {
         var a = Losses(one);
         var b = Losses(other);
+        var va = ValidationLosses(one);
+        var vb = ValidationLosses(other);
+        Assert.Equal(2, va.Count);   // steps 2 and 4, evaluated on rank 0 with every expert gathered from its owner
+        Assert.Equal(va.Count, vb.Count);
+        for (int i = 0; i < va.Count; i++) Assert.True(Math.Abs(va[i] - vb[i]) <= 1e-6 * Math.Abs(va[i]), $"validation {i + 1}: {va[i]} against {vb[i]}");
         Assert.Equal(4, a.Count);
         Assert.Equal(a.Count, b.Count);
         Assert.True(Math.Abs(a[0] - b[0]) <= 1e-12 * a[0], $"step 1: loss {a[0]} against {b[0]}");
@@ -139,6 +155,10 @@ public sealed class ExpertParallelTests : IDisposable
         if (optimizer == "sgd") Assert.True(worstRelative <= 1e-6, $"SGD weights differ by {worstRelative:G3} of a tensor's largest value");
         else Assert.True(worstAbsolute <= 0.05 * 6e-4 * 4, $"AdamW weights differ by {worstAbsolute:G3} (bound: 5% of 4 steps of lr 6e-4)");
     }
+
+    private static List<double> ValidationLosses(string run) => File.ReadLines(Path.Combine(run, "metrics.jsonl"))
+        .Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement)
+        .Where(e => e.TryGetProperty("val_loss", out var v) && v.ValueKind == JsonValueKind.Number).Select(e => e.GetProperty("val_loss").GetDouble()).ToList();
 
     private static string Checkpoint(string run, int step) => Path.Combine(run, "checkpoints", $"step-{step:D8}");
 
