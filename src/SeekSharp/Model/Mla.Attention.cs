@@ -77,18 +77,13 @@ public sealed partial class Mla
         var qRope = arena.AllocateUninitialized(new TensorShape(rows, _dr));    // [T·n_h, d_r]
         ctx.Pool.For(_nh, new AbsorbQuery(ctx.Pool, this, q, qt, qRope, t));
 
-        var scores = arena.AllocateUninitialized(new TensorShape(_nh, s));      // [n_h, S] for one query
         var cHat = arena.AllocateUninitialized(new TensorShape(rows, _dc));     // [T·n_h, d_c]
-        float scale = Rope.SoftmaxScale;
+        var scratch = arena.AllocateUninitialized(new TensorShape(LatentAttention.ScratchSize(_nh, _dc, s)));
         for (int i = 0; i < t; i++)
         {
-            var qi = qt.Slice(i * _nh, _nh).Matrix;                             // [n_h, d_c] q̃ of query i
-            var qri = qRope.Slice(i * _nh, _nh).Matrix;                         // [n_h, d_r]
-            Gemm.Multiply(ctx.Pool, qi, c.Matrix.T, scores.Matrix);
-            Gemm.Multiply(ctx.Pool, qri, kr.Matrix.T, scores.Matrix, accumulate: true);
-            int visible = VisibleKeys(i, qStart, kStart, s);
-            for (int h = 0; h < _nh; h++) MaskedSoftmax(scores.Row(h), visible, scale);
-            Gemm.Multiply(ctx.Pool, scores.Matrix, c.Matrix, cHat.Slice(i * _nh, _nh).Matrix);          // ĉ = P·c
+            // ĉ = softmax(σ(q̃·cᵀ + q^R·k^Rᵀ))·c over the keys query i sees, all heads at once.
+            LatentAttention.Attend(ctx.Pool, qt.Slice(i * _nh, _nh), qRope.Slice(i * _nh, _nh), c, kr, VisibleKeys(i, qStart, kStart, s),
+                Rope.SoftmaxScale, cHat.Slice(i * _nh, _nh), scratch);
         }
 
         ctx.Pool.For(_nh, new AbsorbOutput(ctx.Pool, this, cHat, o, t));
