@@ -65,9 +65,17 @@ public class DecodeAllocationTests
             for (int i = 0; i < 8; i++) soloEngine.Step([new DecodeInput(sa, tokens.AsMemory(i, 1)), new DecodeInput(sb, tokens.AsMemory(i + 1, 1))]);
         }
         for (int i = 0; i < 8; i++) Step(i);           // warm
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 8; i < 24; i++) Step(i);
-        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 16;
-        Assert.True(perStep < 256, $"{perStep} bytes allocated per engine step");
+        // Three windows of 8 steps; the quietest must allocate nothing. A steady per-step allocation shows in every
+        // window. A one-off does not, and one was seen in about one run of seven: 7,872 bytes on this thread at one
+        // step of the window, at a different step each time, with no GC in between (per-thread runtime state created
+        // late, its moment set by which thread of the pool claims which work item).
+        var windows = new long[3];
+        for (int w = 0; w < 3; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 8 + 8 * w; i < 16 + 8 * w; i++) Step(i);
+            windows[w] = (GC.GetAllocatedBytesForCurrentThread() - before) / 8;
+        }
+        Assert.True(windows.Min() < 256, $"{string.Join(", ", windows)} bytes allocated per engine step in three windows of 8 steps");
     }
 }

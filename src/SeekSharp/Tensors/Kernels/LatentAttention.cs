@@ -28,8 +28,11 @@ public static class LatentAttention
     /// <summary>Keys per chunk: one chunk's latent rows (128 × d_c floats) stay in the core's L2 between its two products.</summary>
     public const int Chunk = 128;
 
-    /// <summary>Floats of scratch <see cref="Attend"/> needs: per chunk a partial ĉ [n_h, d_c], a maximum and a sum per head.</summary>
-    public static int ScratchSize(int heads, int latentDim, int visible) => Chunks(visible) * heads * (latentDim + 2);
+    /// <summary>
+    /// Floats of scratch <see cref="Attend"/> needs: per chunk a partial ĉ [n_h, d_c], a maximum and a sum per head, and
+    /// its scores [n_h, Chunk].
+    /// </summary>
+    public static int ScratchSize(int heads, int latentDim, int visible) => Chunks(visible) * heads * (latentDim + 2 + Chunk);
 
     private static int Chunks(int visible) => (visible + Chunk - 1) / Chunk;
 
@@ -60,7 +63,8 @@ public static class LatentAttention
         if (scratch.Size < ScratchSize(nh, dc, visible)) throw new ArgumentException($"Latent attention needs {ScratchSize(nh, dc, visible)} floats of scratch, got {scratch.Size}.");
         var partial = new Tensor(scratch.Buffer, scratch.Offset, new TensorShape(chunks * nh, dc));            // [chunks·n_h, d_c]
         var stats = new Tensor(scratch.Buffer, scratch.Offset + chunks * nh * dc, new TensorShape(chunks, 2 * nh)); // [chunks, n_h maxima | n_h sums]
-        var job = new ChunkJob(q, qRope, c, kRope, visible, scale, partial, stats, wide);
+        var scores = new Tensor(scratch.Buffer, scratch.Offset + chunks * nh * (dc + 2), new TensorShape(chunks * nh, Chunk)); // [chunks·n_h, Chunk]
+        var job = new ChunkJob(q, qRope, c, kRope, visible, scale, partial, stats, scores, wide);
         if (chunks == 1) job.Execute(0);
         else pool.For(chunks, job);
         Merge(partial, stats, chunks, nh, output);
@@ -82,16 +86,13 @@ public static class LatentAttention
         }
     }
 
-    private readonly unsafe struct ChunkJob(Tensor q, Tensor qRope, Tensor c, Tensor kRope, int visible, float scale, Tensor partial, Tensor stats, bool wide)
-        : IParallelJob
+    private readonly unsafe struct ChunkJob(Tensor q, Tensor qRope, Tensor c, Tensor kRope, int visible, float scale, Tensor partial, Tensor stats,
+        Tensor allScores, bool wide) : IParallelJob
     {
-        [ThreadStatic] private static float[]? t_scores;
-
         public void Execute(int j)
         {
             int nh = q.Rows, dc = q.Cols, dr = qRope.Cols, s0 = j * Chunk, len = Math.Min(Chunk, visible - s0);
-            if (t_scores is null || t_scores.Length < nh * Chunk) t_scores = new float[nh * Chunk];
-            var scores = t_scores;                                              // [n_h, Chunk], row h: this chunk's keys
+            var scores = allScores.Slice(j * nh, nh).Span;                      // [n_h, Chunk], row h: this chunk's keys
             var cChunk = c.Slice(s0, len);                                      // [len, d_c]
             var rChunk = kRope.Slice(s0, len);                                  // [len, d_r]
             fixed (float* qp = q.Span, qrp = qRope.Span, cp = cChunk.Span, rp = rChunk.Span, sp = scores, pp = partial.Slice(j * nh, nh).Span)
@@ -101,7 +102,7 @@ public static class LatentAttention
                 var st = stats.Row(j);
                 for (int h = 0; h < nh; h++)
                 {
-                    var row = scores.AsSpan(h * Chunk, len);
+                    var row = scores.Slice(h * Chunk, len);
                     TensorPrimitives.Multiply(row, scale, row);
                     float max = TensorPrimitives.Max(row);
                     TensorPrimitives.Subtract(row, max, row);
