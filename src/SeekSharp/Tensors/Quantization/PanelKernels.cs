@@ -19,6 +19,8 @@ namespace SeekSharp.Tensors.Quantization;
 /// (≤ 2·15·127) collect over all eight chunks of a block (≤ 30480) before one widening; the −8 offset comes off as 8·Σx
 /// per block.</para>
 /// <para>Both walk two pointers (panel and tile), with every other address a constant offset: the chunks are unrolled.</para>
+/// <para>Where the CPU has AVX-VNNI, <c>vpdpbusd</c> replaces <c>pmaddubsw</c> and the widening: each 4 adjacent products
+/// go straight into an int32 lane, the same integers in fewer instructions (Q4_0 in its own method, <c>Q4Vnni</c>).</para>
 /// </remarks>
 internal static unsafe class PanelKernels
 {
@@ -80,6 +82,11 @@ internal static unsafe class PanelKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4(byte* panel, byte* tile, int blocks, int tileBlockBytes, float* y, int ldy, int rows, int cols, bool accumulate)
     {
+        if (AvxVnni.IsSupported)
+        {
+            Q4Vnni(panel, tile, blocks, tileBlockBytes, y, ldy, rows, cols, accumulate);
+            return;
+        }
         const int scales = QuantizedActivations.TileRows * 32, sums = scales + 16;
         var ones = Vector256.Create((short)1);
         var mask = Vector256.Create((byte)0x0F);
@@ -122,6 +129,50 @@ internal static unsafe class PanelKernels
         i3 = Avx2.Add(i3, Avx2.Add(Dot(low, tile + 96 + 4 * c), Dot(high, tile + 112 + 4 * c)));
 
         static Vector256<short> Dot(Vector256<byte> w, byte* x) => Avx2.MultiplyAddAdjacent(w, Vector256.Create(*(int*)x).AsSByte());
+    }
+
+    // Q4_0 with AVX-VNNI: vpdpbusd sums each 4 code × activation products straight into the int32 lanes, which start at
+    // −8·Σx, so a block's integers need no int16 stage and no widening: the same integers as the path above.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Q4Vnni(byte* panel, byte* tile, int blocks, int tileBlockBytes, float* y, int ldy, int rows, int cols, bool accumulate)
+    {
+        const int scales = QuantizedActivations.TileRows * 32, sums = scales + 16;
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++, panel += PackedPanel.BlockBytes(QuantType.Q4_0), tile += tileBlockBytes)
+        {
+            int* sum = (int*)(tile + sums);
+            Vector256<int> i0 = Vector256.Create(-8 * sum[0]), i1 = Vector256.Create(-8 * sum[1]);
+            Vector256<int> i2 = Vector256.Create(-8 * sum[2]), i3 = Vector256.Create(-8 * sum[3]);
+            byte* w = panel + PackedPanel.ScaleBytes;
+            Q4ChunkVnni(w, tile, 0, mask, ref i0, ref i1, ref i2, ref i3);
+            Q4ChunkVnni(w, tile, 1, mask, ref i0, ref i1, ref i2, ref i3);
+            Q4ChunkVnni(w, tile, 2, mask, ref i0, ref i1, ref i2, ref i3);
+            Q4ChunkVnni(w, tile, 3, mask, ref i0, ref i1, ref i2, ref i3);
+            var d = Avx.LoadVector256((float*)panel);
+            float* s = (float*)(tile + scales);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Avx.Multiply(d, Vector256.Create(s[0])), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Avx.Multiply(d, Vector256.Create(s[1])), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), Avx.Multiply(d, Vector256.Create(s[2])), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), Avx.Multiply(d, Vector256.Create(s[3])), acc3);
+        }
+        Store(y, ldy, rows, cols, accumulate, acc0, acc1, acc2, acc3);
+    }
+
+    // Packed chunk c, as in Q4Chunk, added into int32 lanes with vpdpbusd.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q4ChunkVnni(byte* w, byte* tile, int c, Vector256<byte> mask,
+        ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
+    {
+        var packed = Avx.LoadVector256(w + 32 * c);
+        var low = Avx2.And(packed, mask);
+        var high = Avx2.And(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), mask);
+        i0 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(i0, low, X(tile + 4 * c)), high, X(tile + 16 + 4 * c));
+        i1 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(i1, low, X(tile + 32 + 4 * c)), high, X(tile + 48 + 4 * c));
+        i2 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(i2, low, X(tile + 64 + 4 * c)), high, X(tile + 80 + 4 * c));
+        i3 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(i3, low, X(tile + 96 + 4 * c)), high, X(tile + 112 + 4 * c));
+
+        static Vector256<sbyte> X(byte* x) => Vector256.Create(*(int*)x).AsSByte();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
